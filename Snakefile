@@ -1,0 +1,21 @@
+# tpt: Think, Prune, Train, Improve (Costello et al., 2025) as a Snakemake workflow.
+# Each round r: think (sample from model r-1 on train problems), verify, prune, finetune into model r,
+# then evaluate model r on the test problems. Round 0 evaluates the base model. See README.md.
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/generate.smk"
+include: "workflow/rules/verify.smk"
+include: "workflow/rules/prune.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/eval.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        report_outputs(),

@@ -1,0 +1,106 @@
+"""Every artifact that passes between stages: its columns (one pyarrow schema each) and its atomic read/write.
+
+A record keeps its identity end to end: `problem_id` names a problem in every artifact, and `sample_id`
+(`<phase>/r<round>/<problem_id>/<sample_index>`) names one sample from generation through verdicts, the pruned
+training set and the eval metrics. Every reader and writer in the project goes through `write` and `read`,
+so a file whose columns drift from these schemas is an error at the stage that wrote it.
+"""
+import os
+from contextlib import contextmanager
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# Problems of a task split: the gold final answer as a string (GSM8K's text after "#### "), and the gold worked
+# solution where the task has one (not used for training by the loop: rounds train on the model's own samples).
+PROBLEMS = pa.schema([
+    ("problem_id", pa.string()),
+    ("question", pa.string()),
+    ("answer", pa.string()),
+    ("solution", pa.string()),
+])
+
+# Generated samples ("think" on train problems, "eval" on test problems). `prompt` is the user message before the
+# chat template; `seed` regenerates the sample; finish_reason is "stop" or "length" (truncated).
+SAMPLES = pa.schema([
+    ("sample_id", pa.string()),
+    ("problem_id", pa.string()),
+    ("phase", pa.string()),
+    ("round", pa.int32()),
+    ("sample_index", pa.int32()),
+    ("seed", pa.int64()),
+    ("model", pa.string()),
+    ("prompt", pa.string()),
+    ("completion", pa.string()),
+    ("prompt_tokens", pa.int32()),
+    ("completion_tokens", pa.int32()),
+    ("finish_reason", pa.string()),
+])
+
+# One verdict per sample. `correct` is the criterion chosen in config (verify.criterion); the three scorings are
+# all kept so a report can put them side by side. parsed = a `#### <number>` answer was found.
+VERDICTS = pa.schema([
+    ("sample_id", pa.string()),
+    ("problem_id", pa.string()),
+    ("answer_strict", pa.string()),
+    ("answer_flexible", pa.string()),
+    ("parsed", pa.bool_()),
+    ("truncated", pa.bool_()),
+    ("correct_strict", pa.bool_()),
+    ("correct_numeric", pa.bool_()),
+    ("correct_flexible", pa.bool_()),
+    ("correct", pa.bool_()),
+])
+
+# The pruned SFT sets (train and validation) of a round.
+SFT = pa.schema([
+    ("sample_id", pa.string()),
+    ("problem_id", pa.string()),
+    ("prompt", pa.string()),
+    ("completion", pa.string()),
+])
+
+# Metrics in long form: one row per (round, metric, k). k is null for metrics without one; stderr is null where
+# it is not defined. Names: pass@k_<scoring>, correct@k_<scoring>, no_answer_rate, truncation_rate, ...
+METRICS = pa.schema([
+    ("round", pa.int32()),
+    ("metric", pa.string()),
+    ("k", pa.int32()),
+    ("value", pa.float64()),
+    ("stderr", pa.float64()),
+])
+
+
+def write(df, path, schema):
+    """Write a DataFrame as Parquet with exactly `schema`'s columns, atomically (temp file, then rename), so a
+    killed job never leaves a half-written artifact where a later stage would read it."""
+    missing = [name for name in schema.names if name not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: columns {missing} are missing (expected {schema.names})")
+    table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+    with atomic(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+@contextmanager
+def atomic(path):
+    """Yield a temporary name beside `path`; rename it to `path` only if the block succeeds."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read(path, schema):
+    """Read an artifact, checking its columns against `schema`. Returns a pandas DataFrame."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} does not exist: run the stage that makes it (snakemake {path})")
+    table = pq.read_table(path)
+    if not table.schema.equals(schema):
+        raise ValueError(f"{path} does not have the expected columns:\n  has {table.schema.names}\n  "
+                         f"expected {schema.names}\nIt was made by another version of tpt: delete it and rerun.")
+    return table.to_pandas()

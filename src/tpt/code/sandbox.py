@@ -1,0 +1,706 @@
+"""Run untrusted programs (model-written Python solutions) with OS-level isolation.
+
+How it works
+------------
+The host (this module, imported by the judge) starts one *sandbox server* per worker:
+this very file, executed as a script by a system Python interpreter. As root, the server
+
+  1. unshare()s new mount, network, IPC, UTS and PID namespaces (no network: only a
+     loopback device that is down),
+  2. builds a minimal root filesystem on a tmpfs (read-only, nosuid, nodev binds of /usr, the
+     interpreter's prefix, /etc/ld.so.cache and a few /dev nodes) and pivot_root()s into it,
+     detaching the old root: /root, /home, /work and the project directory do not exist in there,
+  3. pre-imports common modules, then loops: read one request (program, stdin, limits) from the
+     host, run it, write one response.
+
+For each request the server forks the program process as PID 1 of a fresh PID namespace: when it
+exits or is killed, the kernel kills every process it left behind, so nothing outlives a test.
+The program process starts a new session, drops to an unprivileged uid/gid private to its server
+(no supplementary groups, no capabilities, no_new_privs), sets rlimits (CPU, address space, file
+size, processes, open files, no core dumps), has a minimal environment and only fds 0-2 (stdin,
+stdout and stderr are anonymous memory files; RLIMIT_FSIZE caps the output), runs in /tmp (a
+size-limited tmpfs emptied after every test, the only writable place) and then either
+
+  - mode "exec": execve()s a fresh `python3 /tmp/prog.py` (the plain runner, the reference), or
+  - mode "fork": runs the program in the already-warm interpreter it was forked from, via
+    exec(compile(...)) in a fresh __main__ module with fresh std streams (the fast path).
+
+The server enforces the wall-clock limit (SIGKILL of the namespace's PID 1 kills all of it) and
+reports exit status, signal, times, peak RSS and the captured output. Expected outputs never
+enter the sandbox (the judge compares on the host), so a program cannot find them in memory.
+
+Known difference from an ordinary judge: the program is PID 1 of its namespace, so signals it
+sends *itself* (os.kill(os.getpid(), ...), also from kill(0, ...)) whose action is the default
+one are ignored by the kernel; signals from the kernel (a real SIGSEGV, the CPU limit) and from
+the judge (SIGKILL on timeout) work as usual. Both modes behave the same way here.
+
+Backends: "unshare" (the above; needs root) and "none" (no isolation: same runner, rlimits and
+uid drop if root, but no namespaces; only with allow_unsafe=True). available_backends() lists
+the isolating backends that actually work on this machine (probed once, by running a program).
+"""
+
+import _thread
+import ctypes
+import itertools
+import json
+import os
+import platform
+import resource
+import select
+import shutil
+import signal
+import struct
+import sys
+import tempfile
+import time
+
+# Host-only imports (subprocess, threading, warnings) happen inside the host functions: the server
+# is this file run as a script, and every module it holds makes each fork slower (importing
+# `threading` alone adds ~0.25 ms per fork through its at-fork hooks).
+
+# -----------------------------------------------------------------------------
+# defaults
+
+SANDBOX_PYTHON = "/usr/bin/python3"  # interpreter used inside the sandbox (falls back to this one)
+UID_BASE = 1_000_000  # unprivileged uids used for programs: UID_BASE + k, one per server
+DEFAULT_NPROC = 32  # max processes per test (the uid is private to one server, so this is per test)
+DEFAULT_NOFILE = 64  # max open files per test
+STDERR_TAIL = 4096  # bytes of stderr kept (the end)
+SCRATCH_BYTES = 64 << 20  # size of the tmpfs work dir: room for files the program writes (stdio is apart)
+MIN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}  # the program's whole environment
+# modules a fork-mode server imports once, so forked programs get them for free
+# (not threading/queue: see the note on imports above; programs that need them import them)
+PREIMPORT = ("math", "collections", "itertools", "heapq", "bisect", "functools", "re", "string",
+             "random", "decimal", "fractions", "operator", "copy", "typing", "array", "io", "time",
+             "statistics", "datetime", "types", "atexit", "linecache")
+
+# linux constants (x86_64 / aarch64 agree on these)
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 32, 4096, 8192, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine())
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (not the program)."""
+
+
+class SandboxUnavailable(SandboxError):
+    """No isolating backend works here and unsafe execution was not allowed."""
+
+
+# -----------------------------------------------------------------------------
+# small helpers shared by host and server
+
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    libc.unshare.argtypes = [ctypes.c_int]
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    return libc
+
+
+def _check(ret, what):
+    if ret != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def _mount(libc, src, dst, fstype, flags, data=None):
+    enc = lambda s: None if s is None else s.encode()
+    _check(libc.mount(enc(src), enc(dst), enc(fstype), flags, enc(data)), f"mount {src} on {dst}")
+
+
+def _send(fd, header, *payloads):
+    """One frame: 4-byte header length, JSON header, then the payloads (lengths are in the header)."""
+    h = json.dumps(header).encode()
+    data = b"".join((struct.pack("<I", len(h)), h) + payloads)
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _recv_exact(fd, n, deadline=None):
+    chunks, got = [], 0
+    while got < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError("sandbox did not answer in time")
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            raise EOFError("sandbox closed its pipe")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _recv(fd, deadline=None):
+    (hlen,) = struct.unpack("<I", _recv_exact(fd, 4, deadline))
+    return json.loads(_recv_exact(fd, hlen, deadline))
+
+
+# =============================================================================
+# SERVER SIDE: everything below until "HOST SIDE" runs inside the sandbox server process.
+
+def _setup_namespaces_and_root(libc, extra_ro_dirs, uid):
+    """As root: new namespaces, then pivot_root into a minimal read-only root. Returns in the child
+    that is PID 1 of the new PID namespace (the parent just waits and relays its exit status)."""
+    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID), "unshare")
+    pid = os.fork()
+    if pid:  # outer process: stay outside, wait for the server, pass its status on
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0), os.dup2(devnull, 1)  # so the host sees EOF as soon as the server dies
+        _, status = os.waitpid(pid, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    # PID 1 of the sandbox: die if the outer process dies (it dies when the host kills it)
+    # (getppid() is 0 here: the parent lives outside this PID namespace; if it died before this
+    # prctl, the host's pipe still closes and the server exits on EOF)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # our own PID namespace, to return to after each per-test unshare(CLONE_NEWPID) (no /proc later)
+    pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
+    # mounts: make everything private, build the new root on a tmpfs mounted over /tmp (in our ns only)
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+    new = "/tmp"
+    _mount(libc, "tpt-root", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+
+    def bind_ro(src, is_dir=True):
+        dst = new + src
+        if is_dir:
+            os.makedirs(dst, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            open(dst, "a").close()
+        _mount(libc, src, dst, None, MS_BIND | MS_REC)
+        _mount(libc, None, dst, None, ro)
+
+    bind_ro("/usr")
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):  # merged /usr: keep the symlink
+            os.symlink(os.readlink(top), new + top)
+        elif os.path.isdir(top):
+            bind_ro(top)
+    for d in extra_ro_dirs:  # e.g. the interpreter's prefix when it is not under /usr
+        if os.path.isdir(d) and not d.startswith("/usr/") and not os.path.exists(new + d):
+            bind_ro(d)
+    if os.path.isfile("/etc/ld.so.cache"):
+        bind_ro("/etc/ld.so.cache", is_dir=False)
+    os.makedirs(new + "/dev")
+    for dev in ("null", "zero", "full", "random", "urandom"):
+        open(new + "/dev/" + dev, "a").close()
+        _mount(libc, "/dev/" + dev, new + "/dev/" + dev, None, MS_BIND)
+        _mount(libc, None, new + "/dev/" + dev, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NOEXEC)
+    os.mkdir(new + "/tmp")
+    # pivot_root(".", "."): the old root ends up stacked under the new one; detach it completely
+    os.chdir(new)
+    if SYS_PIVOT_ROOT is not None:
+        _check(libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
+        _check(libc.umount2(b".", MNT_DETACH), "umount old root")
+    else:  # unknown arch: move + chroot (we drop root before running programs, so no chroot escape)
+        _mount(libc, ".", "/", None, MS_MOVE)
+        os.chroot(".")
+    os.chdir("/")
+    _mount(libc, None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    # the only writable place: a size-limited tmpfs on /tmp owned by the program uid; the program's
+    # work dir, emptied after each test (tests of one server run one at a time)
+    _mount(libc, "tpt-work", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={SCRATCH_BYTES},nr_inodes=4096,mode=0700,uid={uid},gid={uid}")
+    try:
+        import socket
+        socket.sethostname("sandbox")
+    except Exception:
+        pass
+    return pidns_fd
+
+
+def _set_limits(req, uid, is_root):
+    """In the program process, before it runs: rlimits, then drop privileges."""
+    cpu = int(req["cpu_limit"]) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    if req["memory"]:
+        resource.setrlimit(resource.RLIMIT_AS, (req["memory"], req["memory"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (req["output_limit"] + 1, req["output_limit"] + 1))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (req["nofile"], req["nofile"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if is_root:  # root ignores RLIMIT_NPROC and file permissions: become a nobody with a private uid
+        # (for a non-root user RLIMIT_NPROC would count all of that user's processes, so it is not set)
+        resource.setrlimit(resource.RLIMIT_NPROC, (req["nproc"], req["nproc"]))
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        if os.getuid() != uid or os.geteuid() != uid:
+            os._exit(126)
+
+
+def _make_stdio():
+    """Fresh std streams on fds 0-2, configured like a fresh interpreter's (same encoding and errors
+    as this interpreter's own, newline="\n" as CPython uses on POSIX). Made once in the server, never
+    used there: each forked program gets its own untouched copy."""
+    import io
+    enc, errs = sys.__stdin__.encoding, sys.__stdin__.errors
+    def stream(fd, mode, errors, line_buffering):
+        buf = io.open(fd, mode + "b", closefd=False)
+        return io.TextIOWrapper(buf, enc, errors, "\n", line_buffering)
+    return stream(0, "r", errs, False), stream(1, "w", errs, False), stream(2, "w", "backslashreplace", True)
+
+
+def _run_in_process(path, source, depth):
+    """Fork mode: run the program in this (freshly forked, already limited) interpreter the way
+    `python3 path` would: fresh __main__, fresh std streams on fds 0-2, same exit codes."""
+    import atexit, builtins, types
+    atexit._clear()  # the server's exit handlers are not the program's
+    sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = _STDIO
+    main = types.ModuleType("__main__")
+    main.__file__, main.__cached__, main.__builtins__ = path, None, builtins
+    sys.modules["__main__"] = main
+    sys.argv = [path]
+    sys.path[0] = os.path.dirname(path)
+    if "random" in sys.modules:  # otherwise every forked program would see the same random state
+        sys.modules["random"].seed()
+    sys.setrecursionlimit(sys.getrecursionlimit() + depth)  # our own frames don't count against it
+    rc = 0
+    try:
+        exec(compile(source, path, "exec"), main.__dict__)
+    except SystemExit as e:  # same rules as the interpreter's handle_system_exit()
+        if e.code is None:
+            rc = 0
+        elif isinstance(e.code, int):
+            rc = e.code & 0xFF
+        else:
+            try:
+                print(e.code, file=sys.stderr)
+            except Exception:
+                pass
+            rc = 1
+    except BaseException:
+        try:
+            sys.excepthook(*sys.exc_info())
+        except BaseException:
+            os.write(2, b"\nMemoryError (or error while printing the traceback)\n")
+        rc = 1
+    # interpreter shutdown: wait for non-daemon threads, atexit handlers, flush std streams
+    try:
+        if "threading" in sys.modules:
+            sys.modules["threading"]._shutdown()
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except BaseException:
+            rc = 120  # what CPython returns when flushing stdout fails at exit
+    os._exit(rc)
+
+
+def _start_program(libc, cfg, req, prog, fds, work, path):
+    """In the freshly forked program process (still root): stdio, limits, uid drop,
+    then run the program. Never returns."""
+    try:
+        uid, is_root = cfg["uid"], os.geteuid() == 0
+        os.setsid()
+        for i, fd in enumerate(fds):
+            os.dup2(fd, i)
+        os.closerange(3, 1 << 16)
+        os.chdir(work)
+        _set_limits(req, uid, is_root)
+        # (no_new_privs and the minimal environment were set once in the server and are inherited;
+        # when isolated, the program dies with its PID namespace if the server dies)
+        if not cfg["isolate"]:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if req["mode"] == "exec":
+            os.execve(cfg["python"], [cfg["python"], path], MIN_ENV)
+        else:
+            _run_in_process(path, prog.decode("utf-8", "surrogateescape"), cfg["depth"] + 3)
+    except BaseException as e:
+        try:
+            os.write(2, f"sandbox: could not start program: {e!r}\n".encode())
+        finally:
+            os._exit(127)
+    os._exit(127)
+
+
+def _empty_dir(d):
+    for entry in os.scandir(d):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            os.unlink(entry.path)
+
+
+def _run_one(libc, cfg, req, prog, data):
+    """Run one test: fork the program process (PID 1 of a fresh PID namespace when isolated),
+    enforce the wall-clock limit, collect status and output. Returns (header, stdout, stderr)."""
+    isolate, uid = cfg["isolate"], cfg["uid"]
+    # stdin / stdout / stderr: anonymous memory files (no path: the program only has the fds;
+    # RLIMIT_FSIZE caps what it can write to them)
+    fds = [os.memfd_create(name) for name in ("stdin", "stdout", "stderr")]
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fds[0], view):]
+        os.lseek(fds[0], 0, os.SEEK_SET)
+        # the throwaway work dir: the server's private tmpfs on /tmp (emptied after every test), or
+        # a fresh temporary directory without isolation
+        work = "/tmp" if isolate else tempfile.mkdtemp(prefix="tpt-judge-")
+        if not isolate and os.geteuid() == 0:
+            os.chown(work, uid, uid)
+        path = os.path.join(work, "prog.py")
+        with open(path, "wb") as f:
+            f.write(prog)
+        os.chmod(path, 0o644)
+        if isolate:  # the next child will be PID 1 of a new PID namespace ...
+            _check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+        t0 = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            _start_program(libc, cfg, req, prog, fds, work, path)
+        if isolate:  # ... and only that one: point our future children back at our own namespace
+            _check(libc.setns(cfg["pidns_fd"], CLONE_NEWPID), "setns back to the server PID namespace")
+        timed_out = False
+        pidfd = os.pidfd_open(pid)
+        try:
+            if not select.select([pidfd], [], [], req["time_limit"])[0]:
+                timed_out = True
+                os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: the kernel kills everything in it
+        finally:
+            os.close(pidfd)
+        _, status, ru = os.wait4(pid, 0)  # (returns once every process of the namespace is gone)
+        wall = time.monotonic() - t0
+        if not isolate:  # no PID namespace: kill what is left in its process group, then clean up
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            if os.geteuid() == 0:  # and every process of its private uid (escaped with setsid)
+                killer = os.fork()
+                if killer == 0:
+                    try:
+                        os.setresuid(uid, uid, uid)
+                        os.kill(-1, signal.SIGKILL)  # as that uid: all processes of that uid but this one
+                    except BaseException as e:
+                        os.write(2, f"killer: {e!r}\n".encode())
+                    finally:
+                        os._exit(0)
+                os.waitpid(killer, 0)
+            shutil.rmtree(work, ignore_errors=True)
+        else:  # nothing of the program is left running: empty the work dir for the next test
+            _empty_dir(work)
+        out_size = os.fstat(fds[1]).st_size
+        out = os.pread(fds[1], req["output_limit"], 0)
+        err_size = os.fstat(fds[2]).st_size
+        err = os.pread(fds[2], STDERR_TAIL, max(0, err_size - STDERR_TAIL))
+    finally:
+        for fd in fds:
+            os.close(fd)
+    resp = {
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "timed_out": timed_out,
+        "wall_s": wall,
+        "cpu_s": ru.ru_utime + ru.ru_stime,
+        "max_rss_bytes": ru.ru_maxrss * 1024,
+        "stdout_truncated": out_size > req["output_limit"],
+        "stdout_len": len(out),
+        "stderr_len": len(err),
+    }
+    return resp, out, err
+
+
+def _serve(cfg):
+    libc = _libc()
+    libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+    if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
+        sys.path.pop(0)  # do not import anything from the project directory
+    py = os.path.realpath(sys.executable)
+    cfg["python"] = py
+    if cfg["isolate"]:
+        prefixes = {sys.base_prefix, sys.base_exec_prefix, os.path.dirname(os.path.dirname(py))}
+        cfg["pidns_fd"] = _setup_namespaces_and_root(libc, sorted(os.path.realpath(p) for p in prefixes), cfg["uid"])
+    os.environ.clear()  # inherited by every program (exec mode passes MIN_ENV to execve as well)
+    os.environ.update(MIN_ENV)
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # inherited: no execve can ever gain privileges
+    if cfg["mode"] == "fork":
+        # warm up what every forked program needs, so each fork does not pay for it again:
+        # modules, std streams, and the compiler's memory (first compile in a fresh child ~1 ms)
+        global _STDIO
+        for m in PREIMPORT:
+            __import__(m)
+        _STDIO = _make_stdio()
+        for _ in range(3):
+            compile("import sys\nn = int(input())\nprint(sum(i * i for i in range(n)), [x for x in 'ab'])\n",
+                    "<warmup>", "exec")
+        import gc
+        gc.collect()
+        gc.freeze()  # the server's objects are never collected in the children (no page copies)
+    # frames between the module level and the program: compensated in the recursion limit
+    depth, f = 0, sys._getframe()
+    while f is not None:
+        depth, f = depth + 1, f.f_back
+    cfg["depth"] = depth
+    _send(1, {"ready": True, "python": sys.version.split()[0], "pid": os.getpid(), "uid": cfg["uid"]})
+    while True:
+        try:
+            req = _recv(0)
+        except EOFError:
+            os._exit(0)
+        prog = _recv_exact(0, req["prog_len"])
+        data = _recv_exact(0, req["input_len"])
+        try:
+            resp, out, err = _run_one(libc, cfg, req, prog, data)
+        except Exception as e:
+            _send(1, {"error": f"{type(e).__name__}: {e}"})
+            continue
+        _send(1, resp, out, err)
+
+
+# =============================================================================
+# HOST SIDE
+
+class RunResult(dict):
+    """What happened to one run: exit_code, signal, timed_out, wall_s, cpu_s, max_rss_bytes,
+    stdout (bytes, capped), stdout_truncated, stderr (bytes, last STDERR_TAIL), backend."""
+    __getattr__ = dict.__getitem__
+
+
+class _Server:
+    """One sandbox server process, used by one thread at a time."""
+
+    _counter = itertools.count(1)
+
+    def __init__(self, isolate, mode, python):
+        import subprocess
+        k = next(_Server._counter)
+        uid = UID_BASE + (os.getpid() * 64 + k) % 100_000  # private uid: RLIMIT_NPROC counts per uid
+        cfg = {"isolate": isolate, "mode": mode, "uid": uid}
+        self.errfile = tempfile.TemporaryFile()
+        cmd = [python, os.path.abspath(__file__), "--serve", json.dumps(cfg)]
+        # env: only MIN_ENV, never the parent's (secrets); cwd "/" so nothing relative leaks in
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errfile,
+                                     env=dict(MIN_ENV), cwd="/", close_fds=True)
+        self.uid = uid
+        try:
+            hello = _recv(self.proc.stdout.fileno(), time.monotonic() + 30)
+        except Exception as e:
+            self.close()
+            raise SandboxError(f"sandbox server failed to start ({e}): {self.stderr_text()}") from None
+        if not hello.get("ready"):
+            self.close()
+            raise SandboxError(f"sandbox server failed to start: {hello} {self.stderr_text()}")
+
+    def stderr_text(self):
+        try:
+            self.errfile.seek(0)
+            return self.errfile.read()[-2000:].decode("utf-8", "replace").strip()
+        except Exception:
+            return ""
+
+    def run(self, req, prog, data):
+        req = dict(req, prog_len=len(prog), input_len=len(data))
+        deadline = time.monotonic() + req["time_limit"] + 30
+        fd_in, fd_out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        _send(fd_in, req, prog, data)
+        resp = _recv(fd_out, deadline)
+        if "error" in resp:
+            raise SandboxError(resp["error"])
+        resp["stdout"] = _recv_exact(fd_out, resp.pop("stdout_len"), deadline)
+        resp["stderr"] = _recv_exact(fd_out, resp.pop("stderr_len"), deadline)
+        return resp
+
+    def close(self):
+        try:
+            self.proc.kill()  # the server (PID 1 inside) has PDEATHSIG=SIGKILL: everything inside dies
+            self.proc.wait(timeout=10)
+        except Exception:
+            pass
+        for f in (self.proc.stdin, self.proc.stdout, self.errfile):
+            try:
+                f.close()
+            except Exception:
+                pass
+
+
+def _sandbox_python(python=None):
+    for p in (python, SANDBOX_PYTHON, sys.executable):
+        if p and os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    raise SandboxError("no python interpreter found for the sandbox")
+
+
+_PROBE = None
+_PROBE_LOCK = _thread.allocate_lock()
+_PROBE_PROGRAM = r"""
+import os, socket
+bad = []
+if os.getuid() == 0 or os.geteuid() == 0: bad.append("still root")
+for p in ("/root", "/home", "/work", "/etc/passwd", "/proc/1"):
+    if os.path.exists(p): bad.append("can see " + p)
+try:
+    socket.create_connection(("127.0.0.1", 9), timeout=1)
+    bad.append("network")
+except OSError:
+    pass
+print("ISOLATED" if not bad else "LEAKS: " + ", ".join(bad))
+"""
+
+
+def _probe():
+    """Which isolating backends work here: {name: None if it works else why not}. Cached."""
+    global _PROBE
+    with _PROBE_LOCK:
+        if _PROBE is not None:
+            return _PROBE
+        res = {}
+        if os.geteuid() != 0:
+            res["unshare"] = "needs root (namespaces, mounts and the uid drop are done as root)"
+        elif not hasattr(os, "pidfd_open"):
+            res["unshare"] = "needs os.pidfd_open (Python >= 3.9, Linux >= 5.3)"
+        else:
+            try:
+                srv = _Server(True, "exec", _sandbox_python())
+                try:
+                    r = srv.run(_request("exec", 10, 256 << 20, 1 << 16, DEFAULT_NPROC, DEFAULT_NOFILE),
+                                _PROBE_PROGRAM.encode(), b"")
+                finally:
+                    srv.close()
+                out = r["stdout"].decode(errors="replace").strip()
+                res["unshare"] = None if out == "ISOLATED" else f"probe program says {out!r} {r['stderr'][-300:]!r}"
+            except Exception as e:
+                res["unshare"] = f"{type(e).__name__}: {e}"
+        _PROBE = res
+        return res
+
+
+def available_backends():
+    """Names of the isolating backends that work on this machine (best first). "none" (no
+    isolation) is never listed: it needs an explicit Sandbox(backend="none", allow_unsafe=True)."""
+    return [name for name, why in _probe().items() if why is None]
+
+
+def _request(mode, time_limit, memory, output_limit, nproc, nofile):
+    return {"mode": mode, "time_limit": float(time_limit), "cpu_limit": float(time_limit),
+            "memory": int(memory or 0), "output_limit": int(output_limit), "nproc": int(nproc),
+            "nofile": int(nofile)}
+
+
+class Sandbox:
+    """Runs programs in isolated, resource-limited processes.
+
+    backend: "auto" (best of available_backends()), "unshare", or "none" (no isolation; needs
+             allow_unsafe=True). With "auto" and no working backend, raises SandboxUnavailable
+             unless allow_unsafe=True (then it warns and uses "none").
+    mode:    "fork" (fork server, fast) or "exec" (fresh interpreter per run, the reference).
+    python:  interpreter that runs the programs (default /usr/bin/python3).
+    nproc, nofile: per-run process and open-file limits.
+    Thread-safe: each concurrent run() gets its own server process (kept warm for reuse).
+    """
+
+    def __init__(self, backend="auto", allow_unsafe=False, mode="fork", python=None,
+                 nproc=DEFAULT_NPROC, nofile=DEFAULT_NOFILE):
+        if mode not in ("fork", "exec"):
+            raise ValueError(f"mode must be 'fork' or 'exec', got {mode!r}")
+        probe = _probe() if backend != "none" else {}
+        if backend == "auto":
+            ok = [name for name, why in probe.items() if why is None]
+            if ok:
+                backend = ok[0]
+            elif allow_unsafe:
+                import warnings
+                warnings.warn("no isolating sandbox backend works here; running programs WITHOUT isolation "
+                              f"because allow_unsafe=True ({probe})")
+                backend = "none"
+            else:
+                raise SandboxUnavailable(
+                    "refusing to run untrusted programs: no isolating sandbox backend works on this machine "
+                    f"({'; '.join(f'{k}: {v}' for k, v in probe.items()) or 'none known'}). Run as root on "
+                    "Linux (the 'unshare' backend uses namespaces + a uid drop), or pass allow_unsafe=True "
+                    "to run WITHOUT isolation.")
+        elif backend == "none":
+            if not allow_unsafe:
+                raise SandboxUnavailable("backend='none' runs programs without isolation; pass allow_unsafe=True")
+        elif backend in probe:
+            if probe[backend] is not None:
+                raise SandboxUnavailable(f"sandbox backend {backend!r} does not work here: {probe[backend]}")
+        else:
+            raise ValueError(f"unknown sandbox backend {backend!r} (known: 'auto', 'unshare', 'none')")
+        self.backend, self.mode = backend, mode
+        self.name = f"{backend}+{mode}"  # recorded in every verdict
+        self.python = _sandbox_python(python)
+        self.nproc, self.nofile = nproc, nofile
+        self._idle, self._all, self._lock, self._closed = [], [], _thread.allocate_lock(), False
+
+    def run(self, program, stdin=b"", *, time_limit_s, memory_limit_bytes=None, output_limit_bytes=1 << 20):
+        """Run `program` (Python source) with `stdin`. Returns a RunResult (see its docstring).
+        Raises SandboxError only when the sandbox itself fails."""
+        prog = program.encode("utf-8", "surrogateescape") if isinstance(program, str) else program
+        data = stdin.encode("utf-8", "surrogateescape") if isinstance(stdin, str) else stdin
+        req = _request(self.mode, time_limit_s, memory_limit_bytes, output_limit_bytes, self.nproc, self.nofile)
+        for attempt in range(2):  # a broken server is replaced once
+            srv = self._acquire()
+            try:
+                resp = srv.run(req, prog, data)
+            except (SandboxError, OSError, EOFError, TimeoutError, ValueError) as e:
+                self._discard(srv)
+                if attempt == 1:
+                    raise SandboxError(f"sandbox run failed: {type(e).__name__}: {e} {srv.stderr_text()}") from None
+                continue
+            self._release(srv)
+            resp["backend"] = self.name
+            return RunResult(resp)
+
+    def _acquire(self):
+        with self._lock:
+            if self._closed:
+                raise SandboxError("sandbox is closed")
+            if self._idle:
+                return self._idle.pop()
+        srv = _Server(self.backend != "none", self.mode, self.python)
+        with self._lock:
+            self._all.append(srv)
+        return srv
+
+    def _release(self, srv):
+        with self._lock:
+            if self._closed:
+                srv.close()
+            else:
+                self._idle.append(srv)
+
+    def _discard(self, srv):
+        srv.close()
+        with self._lock:
+            if srv in self._all:
+                self._all.remove(srv)
+
+    def close(self):
+        """Stop all server processes (everything inside them dies with them)."""
+        with self._lock:
+            self._closed = True
+            servers, self._all, self._idle = self._all, [], []
+        for srv in servers:
+            srv.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return f"Sandbox(backend={self.backend!r}, mode={self.mode!r}, python={self.python!r})"
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--serve":
+    _serve(json.loads(sys.argv[2]))

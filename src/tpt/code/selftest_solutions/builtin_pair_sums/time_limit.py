@@ -1,0 +1,4 @@
+t = int(input())
+total = 0
+while True:  # never finishes
+    total += 1

@@ -1,0 +1,28 @@
+"""Checks of the config beyond its JSON schema (workflow/schemas/config.schema.yaml): the ones that need to
+look at two keys together or at the file system. Each error says which key to fix."""
+import os
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def check(config):
+    base, task = config["model"]["base"], config["task"]["name"]
+    if base == "builtin" and task != "arith":
+        raise ConfigError(f"model.base=builtin is the tiny model of the built-in arith task; task.name={task!r} "
+                          "needs a real model: set model.base to a hub id or a local HF model folder")
+    if base != "builtin" and base.startswith(("/", "./", "../", "~")) and not os.path.isdir(base):
+        raise ConfigError(f"model.base={base!r}: no such folder (give a local HF model folder or a hub id)")
+    if base != "builtin" and os.path.isdir(base) and not os.path.exists(os.path.join(base, "config.json")):
+        raise ConfigError(f"model.base={base!r} is a folder without config.json: not a HF model folder")
+    for phase in ("think", "eval"):
+        s = config[phase]
+        if s["temperature"] == 0 and s["n"] > 1:
+            raise ConfigError(f"{phase}.temperature=0 with {phase}.n={s['n']}: greedy decoding gives n identical "
+                              "samples; use a temperature above 0 or n: 1")
+    if config["finetune"]["max_length"] < config["think"]["max_new_tokens"]:
+        raise ConfigError(f"finetune.max_length={config['finetune']['max_length']} is shorter than "
+                          f"think.max_new_tokens={config['think']['max_new_tokens']}: long correct samples could "
+                          "not be trained on")
+    return config

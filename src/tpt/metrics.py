@@ -1,0 +1,55 @@
+"""Evaluate: Pass@k and the other figures of one round's eval verdicts.
+
+Pass@k is the unbiased estimator of Chen et al. (2021), 1 - C(n-c, k) / C(n, k) for a problem with c correct of
+n samples, averaged over problems; Pass@1 is the mean accuracy over all n samples (not greedy decoding).
+Correct@k (majority vote, as in self-consistency): the most common answer among k samples is right, estimated by
+averaging over the first k samples of disjoint groups... is not used; we report what the paper reports.
+"""
+from math import comb
+
+import numpy as np
+import pandas as pd
+
+SCORINGS = ("strict", "numeric", "flexible")
+
+
+def pass_at_k(n, c, k):
+    """Unbiased pass@k for one problem with c correct of n samples."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def eval_metrics(samples, verdicts, round_):
+    """The METRICS rows of one round: pass@k for every k <= n under each scoring (with the standard error over
+    problems), no-answer and truncation rates, and mean completion tokens."""
+    df = samples[["sample_id", "problem_id", "completion_tokens"]].merge(
+        verdicts.drop(columns="problem_id"), on="sample_id", validate="one_to_one")
+    per_problem = df.groupby("problem_id")
+    n = per_problem.size()
+    if n.nunique() != 1:
+        raise ValueError(f"round {round_}: problems have different numbers of eval samples ({sorted(n.unique())})")
+    n = int(n.iloc[0])
+    rows = []
+
+    def add(metric, value, stderr=None, k=None):
+        rows.append({"round": round_, "metric": metric, "k": k, "value": float(value),
+                     "stderr": None if stderr is None else float(stderr)})
+
+    for scoring in SCORINGS:
+        correct = per_problem[f"correct_{scoring}"].sum()
+        for k in range(1, n + 1):
+            per = np.array([pass_at_k(n, int(c), k) for c in correct])
+            stderr = per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else None
+            add(f"pass@k_{scoring}", per.mean(), stderr, k)
+    add("no_answer_rate", 1.0 - df["parsed"].mean())
+    add("truncation_rate", df["truncated"].mean())
+    add("mean_completion_tokens", df["completion_tokens"].mean())
+    add("problems", len(correct))
+    add("samples_per_problem", n)
+    return pd.DataFrame(rows)
+
+
+def per_problem_accuracy(verdicts, scoring="strict"):
+    """Share of correct samples for each problem (the report's solve-rate plot)."""
+    return verdicts.groupby("problem_id")[f"correct_{scoring}"].mean()

@@ -1,0 +1,49 @@
+"""Prune: turn a round's verified samples into its SFT training and validation sets.
+
+The paper's recipe (the default): keep correct samples only, at most one per problem (the first correct one in
+sample order), then draw a fixed-size training set with a seed, plus a held-out validation set. Options cover
+its ablations and common variants: no pruning at all, up to k correct per problem, dropping truncated samples and
+exact duplicates.
+"""
+import pandas as pd
+
+
+class NoSurvivors(RuntimeError):
+    pass
+
+
+def prune(samples, verdicts, cfg, round_):
+    """samples, verdicts: one round's SAMPLES and VERDICTS. cfg: the config's `prune` section.
+    Returns (train, val) DataFrames with the SFT columns."""
+    df = samples.merge(verdicts[["sample_id", "correct", "truncated"]], on="sample_id", validate="one_to_one")
+    if len(df) != len(samples):
+        raise ValueError(f"round {round_}: {len(samples) - len(df)} samples have no verdict: rerun verify")
+    total, reasons = len(df), []
+    if cfg["strategy"] == "correct":
+        df = df[df["correct"]]
+        reasons.append(f"{len(df)} correct")
+    if cfg["drop_truncated"]:
+        df = df[~df["truncated"]]
+        reasons.append(f"{len(df)} after dropping truncated samples")
+    if cfg["dedupe"]:
+        df = df.drop_duplicates(["problem_id", "completion"])
+        reasons.append(f"{len(df)} after dropping duplicates")
+    df = df.sort_values(["problem_id", "sample_index"], kind="stable")
+    if cfg["per_problem"] is not None:
+        df = df.groupby("problem_id", sort=False).head(cfg["per_problem"])
+        reasons.append(f"{len(df)} after keeping {cfg['per_problem']} per problem")
+    if df.empty:
+        raise NoSurvivors(f"round {round_}: no sample survived pruning (of {total}: {', '.join(reasons)}). "
+                          "The model solves none of these problems: check the think samples and verdicts of this "
+                          "round, or start from a stronger model")
+
+    # Draw the validation set first, by problem, so no problem sits in both sets.
+    shuffled = df.sample(frac=1.0, random_state=cfg["seed"] + round_)
+    problems = shuffled["problem_id"].drop_duplicates()
+    val_problems = set(problems.iloc[:min(cfg["val_size"], len(problems) // 2)])  # half at most: train comes first
+    val = shuffled[shuffled["problem_id"].isin(val_problems)].head(cfg["val_size"])
+    train = shuffled[~shuffled["problem_id"].isin(val_problems)]
+    if cfg["size"] is not None:
+        train = train.head(cfg["size"])
+    cols = ["sample_id", "problem_id", "prompt", "completion"]
+    return train[cols].reset_index(drop=True), val[cols].reset_index(drop=True)

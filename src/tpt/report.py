@@ -1,0 +1,88 @@
+"""Report: the summary table (Parquet and Markdown) and the plots of a run, from every round's eval artifacts."""
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no screen
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from tpt.metrics import SCORINGS  # noqa: E402
+
+
+def summary(metrics):
+    """One row per round: Pass@1 under each scoring (with standard errors), Pass@n, and the health figures."""
+    rows = []
+    for round_, m in metrics.groupby("round"):
+        def get(metric, k=None, field="value"):
+            sel = m[(m["metric"] == metric) & ((m["k"] == k) if k is not None else m["k"].isna())]
+            return float(sel[field].iloc[0]) if len(sel) else float("nan")
+
+        n = int(get("samples_per_problem"))
+        row = {"round": int(round_)}
+        for s in SCORINGS:
+            row[f"pass@1_{s}"] = get(f"pass@k_{s}", 1)
+            row[f"pass@1_{s}_stderr"] = get(f"pass@k_{s}", 1, "stderr")
+        row["pass@n_strict"], row["n"] = get("pass@k_strict", n), n
+        for name in ("no_answer_rate", "truncation_rate", "mean_completion_tokens", "problems"):
+            row[name] = get(name)
+        rows.append(row)
+    table = pd.DataFrame(rows).sort_values("round").reset_index(drop=True)
+    base = table["pass@1_strict"].iloc[0]
+    table["gain_strict"] = table["pass@1_strict"] - base
+    return table
+
+
+def markdown(table):
+    lines = ["| round | Pass@1 strict | Pass@1 numeric | Pass@1 flexible | Pass@n strict | no answer | truncated "
+             "| mean tokens |", "|---|---|---|---|---|---|---|---|"]
+    for r in table.to_dict("records"):
+        cell = {s: f"{100 * r[f'pass@1_{s}']:.1f} ± {100 * r[f'pass@1_{s}_stderr']:.1f}" for s in SCORINGS}
+        lines.append(f"| {r['round']} | {cell['strict']} | {cell['numeric']} | {cell['flexible']} | "
+                     f"{100 * r['pass@n_strict']:.1f} (n={r['n']}) | {100 * r['no_answer_rate']:.1f}% | "
+                     f"{100 * r['truncation_rate']:.1f}% | {r['mean_completion_tokens']:.0f} |")
+    first, last = table.iloc[0], table.iloc[-1]
+    se = (first["pass@1_strict_stderr"] ** 2 + last["pass@1_strict_stderr"] ** 2) ** 0.5
+    lines += ["", f"Strict Pass@1 from round {int(first['round'])} to round {int(last['round'])}: "
+              f"{100 * first['pass@1_strict']:.1f} -> {100 * last['pass@1_strict']:.1f} "
+              f"({100 * (last['pass@1_strict'] - first['pass@1_strict']):+.1f} points, "
+              f"{(last['pass@1_strict'] - first['pass@1_strict']) / se if se else float('nan'):.1f} standard errors)."]
+    return "\n".join(lines) + "\n"
+
+
+def plot_pass1(table, path):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for s in SCORINGS:
+        ax.errorbar(table["round"], 100 * table[f"pass@1_{s}"], yerr=100 * table[f"pass@1_{s}_stderr"],
+                    marker="o", capsize=3, label=s)
+    ax.set(xlabel="round", ylabel="Pass@1 (%)", title="Pass@1 per round (± 1 standard error)")
+    ax.set_xticks(table["round"])
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)
+
+
+def plot_passk(metrics, path):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    strict = metrics[metrics["metric"] == "pass@k_strict"]
+    for round_, m in strict.groupby("round"):
+        ax.plot(m["k"], 100 * m["value"], marker=".", label=f"round {int(round_)}")
+    ax.set(xlabel="k", ylabel="Pass@k strict (%)", title="Pass@k per round", xscale="log")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)
+
+
+def plot_solve_rate(per_problem, path):
+    """per_problem: DataFrame, one column per round, one row per test problem, values = share of samples correct.
+    Problems sorted by their round-0 solve rate, so movement between rounds shows as colour changes."""
+    order = per_problem.sort_values(list(per_problem.columns)).index
+    fig, ax = plt.subplots(figsize=(6, 4))
+    im = ax.imshow(per_problem.loc[order].T.to_numpy(), aspect="auto", interpolation="nearest", cmap="viridis",
+                   vmin=0, vmax=1)
+    ax.set(xlabel="test problem (sorted by solve rate)", ylabel="round", title="Per-problem solve rate (strict)")
+    ax.set_yticks(range(len(per_problem.columns)), [str(c) for c in per_problem.columns])
+    fig.colorbar(im, ax=ax, label="share of samples correct")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)

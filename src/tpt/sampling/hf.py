@@ -1,0 +1,68 @@
+"""The `hf` sampling backend: batched `generate` from transformers, for CPUs and small runs.
+
+Each sample draws its tokens from its own seeded generator, so a sample depends on its seed (and its prompt),
+not on which other samples shared its batch: any sample can be regenerated alone from the seed recorded for it.
+"""
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
+
+
+class SeededSampling(LogitsProcessor):
+    """Temperature + top-p sampling with one torch.Generator per row. It returns logits that are -inf except at
+    the drawn token, so greedy decoding then emits exactly the drawn token."""
+
+    def __init__(self, seeds, temperature, top_p):
+        self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        self.temperature, self.top_p = temperature, top_p
+
+    def __call__(self, input_ids, scores):
+        scores = scores.float()
+        if self.temperature == 0:
+            choice = scores.argmax(dim=-1, keepdim=True)
+        else:
+            probs = torch.softmax(scores / self.temperature, dim=-1)
+            if self.top_p < 1.0:
+                sorted_probs, order = probs.sort(dim=-1, descending=True)
+                # drop tokens once the mass before them reaches top_p (the most likely token always stays)
+                drop = sorted_probs.cumsum(dim=-1) - sorted_probs >= self.top_p
+                probs = probs.scatter(-1, order, sorted_probs.masked_fill(drop, 0.0))
+            choice = torch.stack([torch.multinomial(p, 1, generator=g) for p, g in zip(probs, self.generators)])
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter_(-1, choice, 0.0)
+
+
+class HFSampler:
+    def __init__(self, model_path, cfg, threads=None):
+        if threads:
+            torch.set_num_threads(threads)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, padding_side="left")
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        dtype = torch.bfloat16 if torch.cuda.is_available() and cfg.get("dtype") == "bfloat16" else torch.float32
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).eval()
+        if torch.cuda.is_available():
+            self.model.cuda()
+        self.batch_size = cfg["batch_size"]
+        self.context = cfg.get("max_model_len") or self.model.config.max_position_embeddings
+
+    def generate(self, prompts, seeds, temperature, top_p, max_new_tokens):
+        """prompts: token ids of the chat-rendered prompts, one list per sample. Returns, per sample,
+        (completion text, prompt tokens, completion tokens, finish reason 'stop' or 'length')."""
+        tok, eos = self.tokenizer, self.tokenizer.eos_token_id
+        out = []
+        for start in range(0, len(prompts), self.batch_size):
+            batch = tok.pad({"input_ids": prompts[start:start + self.batch_size]},
+                            return_tensors="pt").to(self.model.device)
+            sampler = SeededSampling(seeds[start:start + self.batch_size], temperature, top_p)
+            with torch.no_grad():
+                ids = self.model.generate(
+                    **batch, do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=eos,
+                    pad_token_id=tok.pad_token_id, logits_processor=LogitsProcessorList([sampler]))
+            new = ids[:, batch["input_ids"].shape[1]:].tolist()
+            prompt_lens = batch["attention_mask"].sum(dim=1).tolist()
+            for row, n_prompt in zip(new, prompt_lens):
+                stop = eos in row
+                row = row[:row.index(eos)] if stop else row
+                out.append((tok.decode(row, skip_special_tokens=True), n_prompt,
+                            len(row) + int(stop), "stop" if stop else "length"))
+        return out

@@ -1,0 +1,38 @@
+"""The `vllm` sampling backend: vLLM's offline engine, for GPU clusters (and its CPU build, which CI tests).
+
+Each sample is its own request with its own seed (vLLM's per-request `SamplingParams.seed`), so any sample can be
+regenerated alone; requests sharing a prompt reuse its KV cache through prefix caching.
+"""
+import os
+
+
+class VLLMSampler:
+    def __init__(self, model_path, cfg):
+        # On CPUs vLLM wants a fixed KV-cache size rather than a fraction of device memory.
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg["vllm"]["cpu_kvcache_gb"]))
+        from vllm import LLM
+
+        v = cfg["vllm"]
+        self.llm = LLM(
+            model=model_path, tokenizer=model_path, dtype=cfg.get("dtype") or "auto",
+            tensor_parallel_size=v["tensor_parallel_size"], gpu_memory_utilization=v["gpu_memory_utilization"],
+            max_model_len=cfg.get("max_model_len"), enforce_eager=v["enforce_eager"],
+            enable_prefix_caching=True, seed=0)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.context = self.llm.llm_engine.model_config.max_model_len
+
+    def generate(self, prompts, seeds, temperature, top_p, max_new_tokens):
+        """prompts: token ids of the chat-rendered prompts, one list per sample. Returns, per sample,
+        (completion text, prompt tokens, completion tokens, finish reason 'stop' or 'length')."""
+        from vllm import SamplingParams, TokensPrompt
+
+        params = [SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
+                                 seed=int(seed)) for seed in seeds]
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in prompts], params, use_tqdm=False)
+        result = []
+        for out in outs:
+            o = out.outputs[0]
+            # vLLM reports "stop" for EOS and stop strings, "length" when max_tokens cut the sample
+            result.append((o.text, len(out.prompt_token_ids), len(o.token_ids),
+                           "length" if o.finish_reason == "length" else "stop"))
+        return result

@@ -1,0 +1,132 @@
+"""Train: supervised fine-tuning on pruned samples, with the HF `Trainer` (full fine-tuning or LoRA via PEFT).
+
+The loss covers the completion only; the prompt is rendered with the same chat template as generation, and the
+completion ends with the tokenizer's EOS, so the model learns to stop where generation stops it. Weights stay in
+fp32 (the master copy); on a GPU with bf16 the forward/backward passes run in bf16 autocast.
+
+Checkpoints go to a scratch folder outside the rule's declared output: Snakemake deletes a declared output before
+a rerun, and a killed job should resume from its newest checkpoint, not start over.
+"""
+import os
+import shutil
+
+from tpt.chat import render_prompt
+
+IGNORE = -100  # label of tokens that carry no loss
+
+
+def encode(tokenizer, rows, max_length):
+    """Token ids and labels for prompt/completion rows; labels mask the prompt. A row that does not fit in
+    max_length is an error naming the row: a silently cut solution would teach the model to stop mid-answer."""
+    features = []
+    for row in rows:
+        prompt_ids = tokenizer(render_prompt(tokenizer, row["prompt"]), add_special_tokens=False)["input_ids"]
+        completion_ids = tokenizer(row["completion"], add_special_tokens=False)["input_ids"]
+        completion_ids.append(tokenizer.eos_token_id)
+        if len(prompt_ids) + len(completion_ids) > max_length:
+            raise ValueError(
+                f"training example {row.get('sample_id', '?')} has {len(prompt_ids) + len(completion_ids)} tokens, "
+                f"more than finetune.max_length={max_length}: raise finetune.max_length or lower the sampling's "
+                "max_new_tokens")
+        features.append({"input_ids": prompt_ids + completion_ids,
+                         "labels": [IGNORE] * len(prompt_ids) + completion_ids})
+    return features
+
+
+def _collate(pad_id):
+    import torch
+
+    def collate(batch):
+        width = max(len(f["input_ids"]) for f in batch)
+        ids = torch.full((len(batch), width), pad_id)
+        labels = torch.full((len(batch), width), IGNORE)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, f in enumerate(batch):
+            n = len(f["input_ids"])
+            ids[i, :n], labels[i, :n], mask[i, :n] = torch.tensor(f["input_ids"]), torch.tensor(f["labels"]), 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+    return collate
+
+
+def newest_checkpoint(scratch_dir):
+    """The newest `checkpoint-<step>` folder under scratch_dir, or None."""
+    if not os.path.isdir(scratch_dir):
+        return None
+    steps = [int(d.split("-")[1]) for d in os.listdir(scratch_dir)
+             if d.startswith("checkpoint-") and d.split("-")[1].isdigit()]
+    return os.path.join(scratch_dir, f"checkpoint-{max(steps)}") if steps else None
+
+
+def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, threads=None):
+    """Fine-tune `init_model` (hub id or folder) on train_rows and save the result in HF format at out_dir.
+
+    cfg is the config's `finetune` section. Returns a dict of training figures (loss, eval loss, steps,
+    whether it resumed from a checkpoint)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+
+    if threads:
+        torch.set_num_threads(threads)
+    tokenizer = AutoTokenizer.from_pretrained(init_model)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(init_model, dtype=torch.float32)  # fp32 master weights
+    if cfg["method"] == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        lora = cfg["lora"]
+        model = get_peft_model(model, LoraConfig(
+            r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
+            target_modules=lora["target_modules"], task_type="CAUSAL_LM"))
+
+    train_set = encode(tokenizer, train_rows, cfg["max_length"])
+    val_set = encode(tokenizer, val_rows, cfg["max_length"]) if len(val_rows) else None
+    cuda = torch.cuda.is_available()
+    args = TrainingArguments(
+        output_dir=scratch_dir,
+        num_train_epochs=cfg["epochs"],
+        per_device_train_batch_size=cfg["batch_size"],
+        per_device_eval_batch_size=cfg["batch_size"],
+        gradient_accumulation_steps=cfg["grad_accum"],
+        learning_rate=cfg["learning_rate"],
+        lr_scheduler_type=cfg["lr_scheduler"],
+        warmup_steps=cfg["warmup_ratio"],  # a float in [0, 1) is a ratio of all steps
+        weight_decay=cfg["weight_decay"],
+        max_grad_norm=cfg["max_grad_norm"],
+        bf16=cuda and torch.cuda.is_bf16_supported() and cfg["bf16"],
+        use_cpu=not cuda,
+        seed=cfg["seed"],
+        save_strategy="steps",
+        save_steps=cfg["save_steps"],
+        save_total_limit=2,
+        eval_strategy="epoch" if val_set else "no",
+        logging_steps=max(1, cfg["logging_steps"]),
+        report_to=[],
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
+                      data_collator=_collate(tokenizer.pad_token_id), processing_class=tokenizer)
+    resume = newest_checkpoint(scratch_dir)
+    result = trainer.train(resume_from_checkpoint=resume)
+    figures = {"train_loss": float(result.training_loss), "steps": int(result.global_step),
+               "examples": len(train_set), "resumed_from": resume or ""}
+    if val_set:
+        figures["eval_loss"] = float(trainer.evaluate()["eval_loss"])
+
+    if cfg["method"] == "lora":
+        model = model.merge_and_unload()  # a plain HF folder that transformers and vLLM both load
+    save_model(model, tokenizer, out_dir)
+    shutil.rmtree(scratch_dir, ignore_errors=True)  # the round is done: its checkpoints are not needed
+    return figures
+
+
+def save_model(model, tokenizer, out_dir):
+    """Save model and tokenizer into out_dir atomically: a half-written model folder never exists."""
+    tmp = out_dir.rstrip("/") + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(tmp, out_dir)

@@ -1,0 +1,62 @@
+# Paths of every artifact, the round helpers and the config check: the one place they are spelled out.
+import os
+
+from snakemake.utils import validate
+
+from tpt.config import check
+
+validate(config, "../schemas/config.schema.yaml")
+check(config)
+
+R = config["results"]
+BUILTIN = config["model"]["base"] == "builtin"
+SPLIT = {"think": "train", "eval": "test"}  # which problems each generation phase samples
+
+
+wildcard_constraints:
+    round=r"\d+",
+    phase="think|eval",
+    split="train|test",
+
+
+def problems_path(split):
+    return f"{R}/data/{split}.parquet"
+
+
+def model_dir(round_):
+    return f"{R}/models/round_{round_}"
+
+
+def round_dir(round_):
+    return f"{R}/round_{round_}"
+
+
+def model_of(round_):
+    """The model of round r: the base model for r = 0, else the one fine-tuned in round r."""
+    round_ = int(round_)
+    if round_ == 0:
+        return model_dir(0) if BUILTIN else config["model"]["base"]
+    return model_dir(round_)
+
+
+def model_input(round_):
+    """model_of(round) as a rule input: a hub id is no file, so it is no input."""
+    path = model_of(round_)
+    return [path] if int(round_) > 0 or BUILTIN or os.path.exists(path) else []
+
+
+def generation_model(wildcards):
+    """Think samples from the previous round's model; eval samples from this round's model."""
+    round_ = int(wildcards.round)
+    if wildcards.phase == "think" and round_ == 0:
+        raise ValueError("round 0 has no think phase: round 0 only evaluates the base model")
+    return round_ - 1 if wildcards.phase == "think" else round_
+
+
+def finetune_init(wildcards):
+    return 0 if config["finetune"]["init"] == "base" else int(wildcards.round) - 1
+
+
+def report_outputs():
+    return [f"{R}/report/{name}" for name in ("summary.parquet", "summary.md", "pass1.png", "passk.png",
+                                               "solve_rate.png")]

@@ -1,0 +1,15 @@
+# The base model of the built-in task: a tiny Llama made locally and warmed up on the sloppy teacher's worked
+# solutions, so that it half knows the task. A hub or local base model needs no rule.
+rule base_model:
+    output:
+        directory(model_dir(0)),
+    log:
+        f"{R}/logs/base_model.log",
+    params:
+        task=config["task"],
+        builtin=config["model"]["builtin"],
+        finetune=config["finetune"],
+        scratch=f"{R}/scratch/base_model",
+    threads: config["threads"]["base_model"]
+    script:
+        "../scripts/base_model.py"

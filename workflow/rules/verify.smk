@@ -1,0 +1,13 @@
+rule verify:
+    input:
+        samples=f"{R}/round_{{round}}/{{phase}}/samples.parquet",
+        problems=lambda w: problems_path(SPLIT[w.phase]),
+    output:
+        f"{R}/round_{{round}}/{{phase}}/verdicts.parquet",
+    log:
+        f"{R}/logs/round_{{round}}/verify_{{phase}}.log",
+    params:
+        task=config["task"],
+        criterion=config["verify"]["criterion"],
+    script:
+        "../scripts/verify.py"

@@ -1,0 +1,20 @@
+from tpt import artifacts, runlog, sampling, tasks
+
+log = runlog.start(snakemake)
+w, p = snakemake.wildcards, snakemake.params
+round_, settings = int(w.round), p.settings
+problems = artifacts.read(snakemake.input.problems, artifacts.PROBLEMS)
+if w.phase == "think":
+    problems = sampling.select_problems(problems, round_, settings["problems_per_round"],
+                                        settings["fresh_problems"], p.seed)
+requests = sampling.make_requests(problems, tasks.get(p.task["name"]).prompt, w.phase, round_, settings["n"],
+                                  p.seed)
+log.info("round %d %s: %d problems x %d samples from %s (%s backend)", round_, w.phase, len(problems),
+         settings["n"], p.model, p.sampling["backend"])
+sampler = sampling.load_sampler(p.model, p.sampling, threads=snakemake.threads)
+samples = sampling.generate(sampler, requests, p.model, settings["temperature"], settings["top_p"],
+                            settings["max_new_tokens"])
+artifacts.write(samples, snakemake.output[0], artifacts.SAMPLES)
+log.info("%d samples, %.1f%% truncated, %.1f tokens on average -> %s", len(samples),
+         100 * (samples["finish_reason"] == "length").mean(), samples["completion_tokens"].mean(),
+         snakemake.output[0])

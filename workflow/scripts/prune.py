@@ -1,0 +1,10 @@
+from tpt import artifacts, prune, runlog
+
+log = runlog.start(snakemake)
+samples = artifacts.read(snakemake.input.samples, artifacts.SAMPLES)
+verdicts = artifacts.read(snakemake.input.verdicts, artifacts.VERDICTS)
+train, val = prune.prune(samples, verdicts, snakemake.params.prune, int(snakemake.wildcards.round))
+artifacts.write(train, snakemake.output.train, artifacts.SFT)
+artifacts.write(val, snakemake.output.val, artifacts.SFT)
+log.info("%d samples -> %d training and %d validation examples from %d problems", len(samples), len(train),
+         len(val), train["problem_id"].nunique())
