@@ -1,8 +1,10 @@
+import os
+
 # tpt: Think, Prune, Train, Improve (Costello et al., 2025) as a Snakemake workflow.
 # Each round r: think (sample from model r-1 on train problems), verify, prune, finetune into model r,
 # then evaluate model r on the test problems. Round 0 evaluates the base model. See README.md.
 
-configfile: "config.yaml"
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 include: "workflow/rules/common.smk"

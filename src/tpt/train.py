@@ -7,12 +7,19 @@ fp32 (the master copy); on a GPU with bf16 the forward/backward passes run in bf
 Checkpoints go to a scratch folder outside the rule's declared output: Snakemake deletes a declared output before
 a rerun, and a killed job should resume from its newest checkpoint, not start over.
 """
+import logging
 import os
 import shutil
+
+import torch
+from transformers import (AutoModelForCausalLM, AutoTokenizer, PrinterCallback, Trainer, TrainerCallback,
+                          TrainingArguments)
+from transformers.utils import logging as hf_logging
 
 from tpt.chat import render_prompt
 
 IGNORE = -100  # label of tokens that carry no loss
+log = logging.getLogger("tpt.train")
 
 
 def encode(tokenizer, rows, max_length):
@@ -34,8 +41,6 @@ def encode(tokenizer, rows, max_length):
 
 
 def _collate(pad_id):
-    import torch
-
     def collate(batch):
         width = max(len(f["input_ids"]) for f in batch)
         ids = torch.full((len(batch), width), pad_id)
@@ -48,6 +53,14 @@ def _collate(pad_id):
     return collate
 
 
+class LogToFile(TrainerCallback):
+    """Trainer's log lines through `logging`, so they reach the rule's log file as well as the terminal."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        log.info("step %d/%d: %s", state.global_step, state.max_steps,
+                 ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in logs.items()))
+
+
 def newest_checkpoint(scratch_dir):
     """The newest `checkpoint-<step>` folder under scratch_dir, or None."""
     if not os.path.isdir(scratch_dir):
@@ -57,20 +70,19 @@ def newest_checkpoint(scratch_dir):
     return os.path.join(scratch_dir, f"checkpoint-{max(steps)}") if steps else None
 
 
-def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, threads=None):
+def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, threads=None, callbacks=None):
     """Fine-tune `init_model` (hub id or folder) on train_rows and save the result in HF format at out_dir.
 
     cfg is the config's `finetune` section. Returns a dict of training figures (loss, eval loss, steps,
     whether it resumed from a checkpoint)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
-
+    hf_logging.disable_progress_bar()
     if threads:
         torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(init_model)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(init_model, dtype=torch.float32)  # fp32 master weights
+    model = AutoModelForCausalLM.from_pretrained(  # fp32 master weights
+        init_model, dtype=torch.float32, attn_implementation=cfg.get("attn_implementation"))
     if cfg["method"] == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -107,7 +119,9 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
         disable_tqdm=True,
     )
     trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
-                      data_collator=_collate(tokenizer.pad_token_id), processing_class=tokenizer)
+                      data_collator=_collate(tokenizer.pad_token_id), processing_class=tokenizer,
+                      callbacks=[LogToFile()] + (callbacks or []))
+    trainer.remove_callback(PrinterCallback)  # our callback logs the same lines to the rule's log too
     resume = newest_checkpoint(scratch_dir)
     result = trainer.train(resume_from_checkpoint=resume)
     figures = {"train_loss": float(result.training_loss), "steps": int(result.global_step),

@@ -3,6 +3,8 @@ rule problems:
         problems_path("{split}"),
     log:
         f"{R}/logs/problems_{{split}}.log",
+    benchmark:
+        f"{R}/benchmarks/problems_{{split}}.tsv",
     params:
         task=config["task"],
     script:

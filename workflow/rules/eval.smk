@@ -8,5 +8,7 @@ rule eval_metrics:
         f"{R}/round_{{round}}/eval/metrics.parquet",
     log:
         f"{R}/logs/round_{{round}}/eval_metrics.log",
+    benchmark:
+        f"{R}/benchmarks/round_{{round}}/eval_metrics.tsv",
     script:
         "../scripts/eval_metrics.py"

@@ -8,6 +8,8 @@ rule generate:
         f"{R}/round_{{round}}/{{phase}}/samples.parquet",
     log:
         f"{R}/logs/round_{{round}}/generate_{{phase}}.log",
+    benchmark:
+        f"{R}/benchmarks/round_{{round}}/generate_{{phase}}.tsv",
     params:
         model=lambda w: model_of(generation_model(w)),
         task=config["task"],

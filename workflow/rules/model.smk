@@ -5,6 +5,8 @@ rule base_model:
         directory(model_dir(0)),
     log:
         f"{R}/logs/base_model.log",
+    benchmark:
+        f"{R}/benchmarks/base_model.tsv",
     params:
         task=config["task"],
         builtin=config["model"]["builtin"],

@@ -1,4 +1,6 @@
 rule prune:
+    wildcard_constraints:
+        round=r"[1-9]\d*",  # round 0 is the base model: nothing to prune or train
     input:
         samples=f"{R}/round_{{round}}/think/samples.parquet",
         verdicts=f"{R}/round_{{round}}/think/verdicts.parquet",
@@ -7,6 +9,8 @@ rule prune:
         val=f"{R}/round_{{round}}/prune/sft_val.parquet",
     log:
         f"{R}/logs/round_{{round}}/prune.log",
+    benchmark:
+        f"{R}/benchmarks/round_{{round}}/prune.tsv",
     params:
         prune=config["prune"],
     script:

@@ -10,6 +10,8 @@ rule report:
         solve_rate=report(f"{R}/report/solve_rate.png", caption="../report/solve_rate.rst", category="Plots"),
     log:
         f"{R}/logs/report.log",
+    benchmark:
+        f"{R}/benchmarks/report.tsv",
     params:
         rounds=list(range(config["rounds"] + 1)),
     script:

@@ -6,6 +6,8 @@ rule verify:
         f"{R}/round_{{round}}/{{phase}}/verdicts.parquet",
     log:
         f"{R}/logs/round_{{round}}/verify_{{phase}}.log",
+    benchmark:
+        f"{R}/benchmarks/round_{{round}}/verify_{{phase}}.tsv",
     params:
         task=config["task"],
         criterion=config["verify"]["criterion"],

@@ -5,6 +5,9 @@ not on which other samples shared its batch: any sample can be regenerated alone
 """
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
+from transformers.utils import logging as hf_logging
+
+hf_logging.disable_progress_bar()
 
 
 class SeededSampling(LogitsProcessor):

@@ -8,8 +8,13 @@ import os
 
 class VLLMSampler:
     def __init__(self, model_path, cfg):
-        # On CPUs vLLM wants a fixed KV-cache size rather than a fraction of device memory.
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg["vllm"]["cpu_kvcache_gb"]))
+        import torch
+
+        if not torch.cuda.is_available():
+            # vLLM's CPU build: a fixed KV-cache size (not a fraction of device memory), and the engine in this
+            # process (it starts in seconds, and a Snakemake script needs no __main__ guard)
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg["vllm"]["cpu_kvcache_gb"]))
+            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         from vllm import LLM
 
         v = cfg["vllm"]

@@ -1,0 +1,22 @@
+import os
+
+import pytest
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A 1-layer tiny Llama and word-level tokenizer for the arith task, saved as an HF folder (random weights).
+    head_dim 32, as vLLM's CPU attention needs."""
+    from tpt import tiny, train
+    from tpt.tasks import arith
+
+    problems = arith.load("warmup", {"seed": 0, "test_problems": 5, "train_problems": 5, "warmup_problems": 200,
+                                     "teacher_slip_rate": 0.4})
+    tokenizer = tiny.build_tokenizer(problems["question"] + "\n" + problems["solution"])
+    model = tiny.build_model(tokenizer, hidden_size=64, intermediate_size=128, num_layers=1, num_heads=2,
+                             max_length=128)
+    path = str(tmp_path_factory.mktemp("models") / "tiny")
+    train.save_model(model, tokenizer, path)
+    return path

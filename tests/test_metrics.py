@@ -1,0 +1,45 @@
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tpt import metrics
+
+
+@pytest.mark.parametrize("n, c", [(5, 0), (5, 2), (6, 6), (8, 3)])
+def test_pass_at_k_equals_the_share_of_k_subsets_with_a_correct_sample(n, c):
+    outcomes = [True] * c + [False] * (n - c)
+    for k in range(1, n + 1):
+        subsets = list(combinations(outcomes, k))
+        direct = sum(any(s) for s in subsets) / len(subsets)
+        assert metrics.pass_at_k(n, c, k) == pytest.approx(direct)
+
+
+def _round(correct_by_problem):
+    rows, verdicts = [], []
+    for p, outcomes in correct_by_problem.items():
+        for i, ok in enumerate(outcomes):
+            sid = f"{p}/{i}"
+            rows.append({"sample_id": sid, "problem_id": p, "completion_tokens": 10 + i})
+            verdicts.append({"sample_id": sid, "problem_id": p, "parsed": i != 0, "truncated": False,
+                             "correct_strict": ok, "correct_numeric": ok, "correct_flexible": True})
+    return pd.DataFrame(rows), pd.DataFrame(verdicts)
+
+
+def test_eval_metrics_pass1_is_mean_accuracy_with_stderr_over_problems():
+    samples, verdicts = _round({"a": [True, True, False, False], "b": [False, False, False, True]})
+    m = metrics.eval_metrics(samples, verdicts, 3)
+    p1 = m[(m.metric == "pass@k_strict") & (m.k == 1)].iloc[0]
+    assert p1["value"] == pytest.approx(0.375)
+    assert p1["stderr"] == pytest.approx(np.std([0.5, 0.25], ddof=1) / np.sqrt(2))
+    assert m[(m.metric == "pass@k_flexible") & (m.k == 4)]["value"].item() == 1.0
+    assert m[m.metric == "no_answer_rate"]["value"].item() == pytest.approx(0.25)
+    assert sorted(m[m.metric == "pass@k_strict"]["k"]) == [1, 2, 3, 4]
+    assert (m["round"] == 3).all()
+
+
+def test_eval_metrics_refuses_uneven_sample_counts():
+    samples, verdicts = _round({"a": [True, False], "b": [True]})
+    with pytest.raises(ValueError, match="different numbers"):
+        metrics.eval_metrics(samples, verdicts, 0)

@@ -1,0 +1,51 @@
+import pandas as pd
+import pytest
+
+from tpt import sampling
+
+
+def _requests(n=3):
+    problems = pd.DataFrame({"problem_id": ["arith/test/0", "arith/test/1"],
+                             "question": ["Mia has 5 apples. She finds 3 more apples. How many apples does Mia "
+                                          "have now?", "Leo has 9 cards. How many cards does Leo have now?"]})
+    return sampling.make_requests(problems, lambda q: q, "eval", 2, n, seed=7)
+
+
+def test_seeds_are_stable_per_sample_and_differ_between_samples():
+    a, b = _requests(), _requests()
+    assert a["seed"].tolist() == b["seed"].tolist()
+    assert a["seed"].nunique() == len(a)
+    assert a["sample_id"].iloc[0] == "eval/r2/arith/test/0/0"
+    assert sampling.sample_seed(7, "eval", 2, "arith/test/0", 0) != sampling.sample_seed(8, "eval", 2,
+                                                                                          "arith/test/0", 0)
+
+
+def test_fresh_problems_give_disjoint_rounds_until_the_pool_wraps():
+    pool = pd.DataFrame({"problem_id": [str(i) for i in range(10)], "question": ["q"] * 10})
+    r1, r2, r3 = (set(sampling.select_problems(pool, r, 4, True, 0)["problem_id"]) for r in (1, 2, 3))
+    assert len(r1) == len(r2) == 4 and not r1 & r2
+    assert len(r3) == 4 and len(r3 - r1 - r2) == 2  # 2 left in the pool, then it wraps around
+    assert sampling.select_problems(pool, 1, None, True, 0) is pool
+
+
+def test_hf_samples_depend_on_their_seed_not_on_their_batch(tiny_model):
+    requests = _requests(3)
+    small = sampling.generate(sampling.load_sampler(tiny_model, {"backend": "hf", "batch_size": 2}), requests,
+                              "tiny", 1.0, 1.0, 12)
+    whole = sampling.generate(sampling.load_sampler(tiny_model, {"backend": "hf", "batch_size": 64}), requests,
+                              "tiny", 1.0, 1.0, 12)
+    alone = sampling.generate(sampling.load_sampler(tiny_model, {"backend": "hf", "batch_size": 64}),
+                              requests.iloc[[4]], "tiny", 1.0, 1.0, 12)
+    assert small["completion"].tolist() == whole["completion"].tolist()
+    assert alone["completion"].iloc[0] == whole["completion"].iloc[4]
+    assert small["completion"].nunique() > 1
+    assert set(small["finish_reason"]) <= {"stop", "length"}
+    # a random model rarely stops: cut samples have exactly max_new_tokens tokens
+    cut = small[small["finish_reason"] == "length"]
+    assert (cut["completion_tokens"] == 12).all()
+
+
+def test_prompts_longer_than_the_context_are_an_error(tiny_model):
+    sampler = sampling.load_sampler(tiny_model, {"backend": "hf", "batch_size": 8})
+    with pytest.raises(ValueError, match="max_new_tokens=120 in the model's context of 128 tokens"):
+        sampling.generate(sampler, _requests(1), "tiny", 1.0, 1.0, 120)

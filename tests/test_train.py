@@ -1,0 +1,75 @@
+import os
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+
+from tpt import train
+from tpt.chat import render_prompt
+
+CFG = {"method": "full", "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"},
+       "epochs": 2, "learning_rate": 1e-3, "lr_scheduler": "cosine", "warmup_ratio": 0.1, "batch_size": 4,
+       "grad_accum": 1, "weight_decay": 0.0, "max_grad_norm": 1.0, "max_length": 128, "bf16": True, "seed": 0,
+       "save_steps": 2, "logging_steps": 1}
+ROWS = [{"sample_id": f"s{i}", "prompt": f"Mia has {i} apples. How many apples does Mia have now?",
+         "completion": f"She has {i}.\n#### {i}"} for i in range(2, 10)]
+
+
+def test_loss_is_on_the_completion_and_its_end_token_only(tiny_model):
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    [f] = train.encode(tok, ROWS[:1], 128)
+    prompt_len = len(tok(render_prompt(tok, ROWS[0]["prompt"]), add_special_tokens=False)["input_ids"])
+    assert f["labels"][:prompt_len] == [train.IGNORE] * prompt_len
+    assert f["labels"][prompt_len:] == f["input_ids"][prompt_len:]
+    assert f["input_ids"][-1] == tok.eos_token_id
+    assert tok.decode(f["input_ids"][prompt_len:-1]) == ROWS[0]["completion"]
+
+
+def test_too_long_examples_are_named(tiny_model):
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    with pytest.raises(ValueError, match="s2 has .* tokens, more than finetune.max_length=10"):
+        train.encode(tok, ROWS[:1], 10)
+
+
+def test_full_finetune_learns_and_saves_a_loadable_model(tiny_model, tmp_path):
+    out = str(tmp_path / "m1")
+    figures = train.finetune(tiny_model, out, ROWS, ROWS[:2], {**CFG, "epochs": 4}, str(tmp_path / "scratch"))
+    assert figures["steps"] == 8 and figures["eval_loss"] < figures["train_loss"] * 1.5
+    assert os.path.exists(os.path.join(out, "config.json")) and not os.path.exists(str(tmp_path / "scratch"))
+    AutoModelForCausalLM.from_pretrained(out)
+
+
+class Killed(Exception):
+    pass
+
+
+class KillAfter(TrainerCallback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise Killed
+
+
+def test_a_killed_finetune_resumes_from_its_newest_checkpoint(tiny_model, tmp_path):
+    scratch, cfg = str(tmp_path / "scratch"), {**CFG, "epochs": 2, "save_steps": 2}
+    with pytest.raises(Killed):
+        train.finetune(tiny_model, str(tmp_path / "out"), ROWS, [], cfg, scratch, callbacks=[KillAfter(3)])
+    assert not os.path.exists(tmp_path / "out")
+    assert train.newest_checkpoint(scratch).endswith("checkpoint-2")
+    resumed = train.finetune(tiny_model, str(tmp_path / "out"), ROWS, [], cfg, scratch)
+    assert resumed["resumed_from"].endswith("checkpoint-2") and resumed["steps"] == 4
+    straight = train.finetune(tiny_model, str(tmp_path / "straight"), ROWS, [], cfg, str(tmp_path / "s2"))
+    assert straight["resumed_from"] == ""
+    a = AutoModelForCausalLM.from_pretrained(str(tmp_path / "out")).state_dict()
+    b = AutoModelForCausalLM.from_pretrained(str(tmp_path / "straight")).state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_lora_is_merged_into_a_plain_model(tiny_model, tmp_path):
+    out = str(tmp_path / "lora")
+    train.finetune(tiny_model, out, ROWS, [], {**CFG, "method": "lora"}, str(tmp_path / "scratch"))
+    assert not os.path.exists(os.path.join(out, "adapter_config.json"))
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert not any("lora" in name for name, _ in model.named_parameters())
