@@ -37,11 +37,13 @@ def prune(samples, verdicts, cfg, round_):
                           "The model solves none of these problems: check the think samples and verdicts of this "
                           "round, or start from a stronger model")
 
-    # Draw the validation set first, by problem, so no problem sits in both sets.
+    # Hold out whole problems for validation, in a seeded order, until they hold val_size examples (at most half
+    # the problems: training comes first), so no problem sits in both sets.
     shuffled = df.sample(frac=1.0, random_state=cfg["seed"] + round_)
-    problems = shuffled["problem_id"].drop_duplicates()
-    val_problems = set(problems.iloc[:min(cfg["val_size"], len(problems) // 2)])  # half at most: train comes first
-    val = shuffled[shuffled["problem_id"].isin(val_problems)].head(cfg["val_size"])
+    counts = shuffled.groupby("problem_id", sort=False).size()
+    before = counts.cumsum() - counts  # examples held out before each problem
+    val_problems = set(before.index[before < cfg["val_size"]][:len(counts) // 2])
+    val = shuffled[shuffled["problem_id"].isin(val_problems)]
     train = shuffled[~shuffled["problem_id"].isin(val_problems)]
     if cfg["size"] is not None:
         train = train.head(cfg["size"])
