@@ -10,7 +10,8 @@ class VLLMSampler:
     def __init__(self, model_path, cfg):
         import torch
 
-        if not torch.cuda.is_available():
+        cpu = not torch.cuda.is_available()
+        if cpu:
             # vLLM's CPU build: a fixed KV-cache size (not a fraction of device memory), and the engine in this
             # process (it starts in seconds, and a Snakemake script needs no __main__ guard)
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg["vllm"]["cpu_kvcache_gb"]))
@@ -22,7 +23,9 @@ class VLLMSampler:
             model=model_path, tokenizer=model_path, dtype=cfg.get("dtype") or "auto",
             tensor_parallel_size=v["tensor_parallel_size"], gpu_memory_utilization=v["gpu_memory_utilization"],
             max_model_len=cfg.get("max_model_len"), enforce_eager=v["enforce_eager"],
-            enable_prefix_caching=True, seed=0)
+            enable_prefix_caching=True, seed=0,
+            # vLLM's CPU build cannot rewind a seeded request's generator after a partial (chunked) prefill
+            enable_chunked_prefill=not cpu)
         self.tokenizer = self.llm.get_tokenizer()
         self.context = self.llm.llm_engine.model_config.max_model_len
 
