@@ -49,3 +49,14 @@ def test_prompts_longer_than_the_context_are_an_error(tiny_model):
     sampler = sampling.load_sampler(tiny_model, {"backend": "hf", "batch_size": 8})
     with pytest.raises(ValueError, match="max_new_tokens=120 in the model's context of 128 tokens"):
         sampling.generate(sampler, _requests(1), "tiny", 1.0, 1.0, 120)
+
+
+def test_shards_cover_every_problem_once_and_gather_restores_the_unsharded_order():
+    problems = pd.DataFrame({"problem_id": [f"p{i}" for i in range(7)], "question": [f"q{i}" for i in range(7)]})
+    whole = sampling.make_requests(problems, lambda q: q, "think", 1, 2, seed=0)
+    parts = [sampling.make_requests(sampling.shard(problems, k, 3), lambda q: q, "think", 1, 2, seed=0)
+             for k in range(3)]
+    assert sorted(sum((p["problem_id"].unique().tolist() for p in parts), [])) == sorted(problems["problem_id"])
+    assert sampling.gather(parts).equals(whole)
+    with pytest.raises(ValueError, match="there are 3 shards"):
+        sampling.shard(problems, 3, 3)

@@ -73,3 +73,11 @@ def test_lora_is_merged_into_a_plain_model(tiny_model, tmp_path):
     assert not os.path.exists(os.path.join(out, "adapter_config.json"))
     model = AutoModelForCausalLM.from_pretrained(out)
     assert not any("lora" in name for name, _ in model.named_parameters())
+
+
+def test_checkpoints_of_a_different_job_are_not_resumed(tiny_model, tmp_path):
+    scratch, cfg = str(tmp_path / "scratch"), {**CFG, "epochs": 2, "save_steps": 2}
+    with pytest.raises(Killed):
+        train.finetune(tiny_model, str(tmp_path / "out"), ROWS, [], cfg, scratch, callbacks=[KillAfter(3)])
+    changed = train.finetune(tiny_model, str(tmp_path / "out"), ROWS, [], {**cfg, "learning_rate": 5e-4}, scratch)
+    assert changed["resumed_from"] == "" and changed["steps"] == 4

@@ -82,3 +82,17 @@ def test_one_round_end_to_end(tmp_path, backend):
     # a second run finds everything done and runs nothing
     again = snakemake(tmp_path, _merge(TINY, {"sampling": {"backend": backend}}), "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_sharded_sampling_writes_the_same_artifact_as_one_job(tmp_path):
+    target = "results/round_0/eval/samples.parquet"
+    frames = []
+    for shards in (1, 3):
+        workdir = tmp_path / f"shards{shards}"
+        workdir.mkdir()
+        run = snakemake(workdir, _merge(TINY, {"eval": {"shards": shards}}), target)
+        assert run.returncode == 0, run.stderr[-3000:]
+        frames.append(artifacts.read(str(workdir / target), artifacts.SAMPLES))
+    assert len(list((tmp_path / "shards3/results/round_0/eval/shards").iterdir())) == 3
+    pd.testing.assert_frame_equal(frames[0], frames[1])

@@ -7,13 +7,15 @@ fp32 (the master copy); on a GPU with bf16 the forward/backward passes run in bf
 Checkpoints go to a scratch folder outside the rule's declared output: Snakemake deletes a declared output before
 a rerun, and a killed job should resume from its newest checkpoint, not start over.
 """
+import hashlib
+import json
 import logging
 import os
 import shutil
 
 import torch
-from transformers import (AutoModelForCausalLM, AutoTokenizer, PrinterCallback, Trainer, TrainerCallback,
-                          TrainingArguments)
+from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, PrinterCallback, Trainer,
+                          TrainerCallback, TrainingArguments)
 from transformers.utils import logging as hf_logging
 
 from tpt.chat import render_prompt
@@ -78,6 +80,8 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
     hf_logging.disable_progress_bar()
     if threads:
         torch.set_num_threads(threads)
+    _claim_scratch(scratch_dir, init_model, train_rows, val_rows, cfg)
+    saved_dtype = getattr(AutoConfig.from_pretrained(init_model), "dtype", None)  # e.g. bf16 for Gemma-2
     tokenizer = AutoTokenizer.from_pretrained(init_model)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -131,9 +135,28 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
 
     if cfg["method"] == "lora":
         model = model.merge_and_unload()  # a plain HF folder that transformers and vLLM both load
+    if isinstance(saved_dtype, torch.dtype) and saved_dtype != torch.float32:
+        model = model.to(saved_dtype)  # trained in fp32, saved in the dtype the base model came in
     save_model(model, tokenizer, out_dir)
     shutil.rmtree(scratch_dir, ignore_errors=True)  # the round is done: its checkpoints are not needed
     return figures
+
+
+def _claim_scratch(scratch_dir, init_model, train_rows, val_rows, cfg):
+    """Keep scratch_dir's checkpoints only if they were made by this very job (same start model, data and
+    settings); checkpoints of an earlier, different job would silently resume the wrong training."""
+    key = json.dumps([init_model, [r.get("sample_id", r["completion"]) for r in train_rows],
+                      [r.get("sample_id", r["completion"]) for r in val_rows], cfg], sort_keys=True, default=str)
+    fingerprint = hashlib.sha256(key.encode()).hexdigest()
+    path = os.path.join(scratch_dir, "job.sha256")
+    if os.path.exists(path) and open(path).read() == fingerprint:
+        return
+    if os.path.isdir(scratch_dir):
+        log.info("%s holds checkpoints of another job: starting over", scratch_dir)
+        shutil.rmtree(scratch_dir)
+    os.makedirs(scratch_dir)
+    with open(path, "w") as f:
+        f.write(fingerprint)
 
 
 def save_model(model, tokenizer, out_dir):

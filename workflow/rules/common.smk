@@ -16,7 +16,24 @@ SPLIT = {"think": "train", "eval": "test"}  # which problems each generation pha
 wildcard_constraints:
     round=r"\d+",
     phase="think|eval",
+    shard=r"\d+",
     split="train|test",
+
+
+def job_resources(rule):
+    """The resources of a GPU-capable rule from config["resources"][rule]: memory and runtime grow with the retry
+    attempt (a job killed for memory or time gets more the next time); unset keys are left to the profile."""
+    res = config["resources"][rule]
+    out = {"mem_mb": lambda wildcards, attempt: res["mem_mb"] * attempt,
+           "runtime": lambda wildcards, attempt: res["runtime"] * attempt}
+    if res["gpu"]:
+        out["gpu"] = res["gpu"]
+        # one task owns all of the job's GPUs (the plugin's default is one task per GPU, running the rule N times)
+        out["tasks"] = 1
+    for key in ("gpu_model", "slurm_partition"):
+        if res[key]:
+            out[key] = res[key]
+    return out
 
 
 def problems_path(split):

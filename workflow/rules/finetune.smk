@@ -17,6 +17,8 @@ rule finetune:
         model=lambda w: model_of(finetune_init(w)),
         finetune=config["finetune"],
         scratch=f"{R}/scratch/finetune/round_{{round}}",
+    resources:
+        **job_resources("finetune"),
     threads: config["threads"]["finetune"]
     script:
         "../scripts/finetune.py"

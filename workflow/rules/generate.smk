@@ -1,21 +1,43 @@
 # Think (phase "think": the previous round's model on train problems) and the sampling half of evaluation
 # (phase "eval": this round's model on test problems). One rule, one artifact format, two settings sections.
+# A phase's problems are split into `shards` jobs (think.shards, eval.shards); gather_samples joins them into
+# the same artifact an unsharded run writes, so a lost shard costs only that shard.
 rule generate:
     input:
         problems=lambda w: problems_path(SPLIT[w.phase]),
         model=lambda w: model_input(generation_model(w)),
     output:
-        f"{R}/round_{{round}}/{{phase}}/samples.parquet",
+        f"{R}/round_{{round}}/{{phase}}/shards/samples_{{shard}}.parquet",
     log:
-        f"{R}/logs/round_{{round}}/generate_{{phase}}.log",
+        f"{R}/logs/round_{{round}}/generate_{{phase}}_{{shard}}.log",
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/generate_{{phase}}.tsv",
+        f"{R}/benchmarks/round_{{round}}/generate_{{phase}}_{{shard}}.tsv",
     params:
         model=lambda w: model_of(generation_model(w)),
         task=config["task"],
         settings=lambda w: config[w.phase],
         sampling=config["sampling"],
         seed=config["seed"],
+    resources:
+        **job_resources("generate"),
     threads: config["threads"]["generate"]
     script:
         "../scripts/generate.py"
+
+
+# Runs inside Snakemake's own process: joining a few Parquet files needs no job of its own.
+localrules:
+    gather_samples,
+
+
+rule gather_samples:
+    input:
+        lambda w: expand(f"{R}/round_{w.round}/{w.phase}/shards/samples_{{shard}}.parquet",
+                         shard=range(config[w.phase]["shards"])),
+    output:
+        f"{R}/round_{{round}}/{{phase}}/samples.parquet",
+    run:
+        from tpt import artifacts, sampling
+
+        shards = [artifacts.read(path, artifacts.SAMPLES) for path in input]
+        artifacts.write(sampling.gather(shards), output[0], artifacts.SAMPLES)

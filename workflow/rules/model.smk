@@ -12,6 +12,8 @@ rule base_model:
         builtin=config["model"]["builtin"],
         finetune=config["finetune"],
         scratch=f"{R}/scratch/base_model",
+    resources:
+        **job_resources("base_model"),
     threads: config["threads"]["base_model"]
     script:
         "../scripts/base_model.py"

@@ -7,10 +7,11 @@ problems = artifacts.read(snakemake.input.problems, artifacts.PROBLEMS)
 if w.phase == "think":
     problems = sampling.select_problems(problems, round_, settings["problems_per_round"],
                                         settings["fresh_problems"], p.seed)
+problems = sampling.shard(problems, int(w.shard), settings["shards"])
 requests = sampling.make_requests(problems, tasks.get(p.task["name"]).prompt, w.phase, round_, settings["n"],
                                   p.seed)
-log.info("round %d %s: %d problems x %d samples from %s (%s backend)", round_, w.phase, len(problems),
-         settings["n"], p.model, p.sampling["backend"])
+log.info("round %d %s, shard %s of %d: %d problems x %d samples from %s (%s backend)", round_, w.phase, w.shard,
+         settings["shards"], len(problems), settings["n"], p.model, p.sampling["backend"])
 sampler = sampling.load_sampler(p.model, p.sampling, threads=snakemake.threads)
 samples = sampling.generate(sampler, requests, p.model, settings["temperature"], settings["top_p"],
                             settings["max_new_tokens"])

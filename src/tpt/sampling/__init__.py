@@ -36,6 +36,27 @@ def select_problems(problems, round_, per_round, fresh, seed):
     return problems.sample(n=per_round, random_state=seed + round_).reset_index(drop=True)
 
 
+def shard(problems, index, shards):
+    """The problems of one generation shard: every shards-th problem, starting at index."""
+    if not 0 <= index < shards:
+        raise ValueError(f"shard {index} does not exist: there are {shards} shards (0..{shards - 1})")
+    return problems.iloc[index::shards].reset_index(drop=True)
+
+
+def gather(shard_samples):
+    """Join the SAMPLES of all shards (in shard order) into the order an unsharded run writes: problems in their
+    original order, then sample index. Since every sample's seed depends on its identity only, the result is the
+    same artifact as an unsharded run's."""
+    keyed = []
+    for k, df in enumerate(shard_samples):
+        df = df.copy()
+        # problem j of shard k was problem j * shards + k of the whole list
+        df["_order"] = pd.factorize(df["problem_id"])[0] * len(shard_samples) + k
+        keyed.append(df)
+    out = pd.concat(keyed, ignore_index=True).sort_values(["_order", "sample_index"], kind="stable")
+    return out.drop(columns="_order").reset_index(drop=True)
+
+
 def make_requests(problems, prompt_fn, phase, round_, n, seed):
     """One row per sample to draw: n per problem, in problem order then sample index."""
     rows = []
