@@ -21,8 +21,9 @@ def _round(correct_by_problem):
     for p, outcomes in correct_by_problem.items():
         for i, ok in enumerate(outcomes):
             sid = f"{p}/{i}"
-            rows.append({"sample_id": sid, "problem_id": p, "completion_tokens": 10 + i})
+            rows.append({"sample_id": sid, "problem_id": p, "sample_index": i, "completion_tokens": 10 + i})
             verdicts.append({"sample_id": sid, "problem_id": p, "parsed": i != 0, "truncated": False,
+                             "answer_strict": str(int(ok)),
                              "correct_strict": ok, "correct_numeric": ok, "correct_flexible": True})
     return pd.DataFrame(rows), pd.DataFrame(verdicts)
 
@@ -43,3 +44,21 @@ def test_eval_metrics_refuses_uneven_sample_counts():
     samples, verdicts = _round({"a": [True, False], "b": [True]})
     with pytest.raises(ValueError, match="different numbers"):
         metrics.eval_metrics(samples, verdicts, 0)
+
+
+def test_majority_vote_over_disjoint_groups():
+    answers, correct = ["5", "5", "3", None, "3", "3"], [True, True, False, False, False, False]
+    assert metrics.majority_vote(answers, correct, 1) == pytest.approx(2 / 6)
+    assert metrics.majority_vote(answers, correct, 2) == pytest.approx(1 / 3)  # [5,5] wins, [3,-], [3,3] lose
+    assert metrics.majority_vote(answers, correct, 3) == 1 / 2                  # [5,5,3] wins, [-,3,3] loses
+    assert metrics.majority_vote(["3", "5"], [False, True], 2) == 0.0           # a tie goes to the earliest
+    assert metrics.majority_vote([None, None], [False, False], 2) == 0.0
+
+
+def test_correct_at_1_equals_strict_pass_at_1():
+    samples, verdicts = _round({"a": [True, True, False, False], "b": [False, False, False, True]})
+    verdicts["answer_strict"] = ["1", "1", "2", "2", "9", "9", "8", "7"]
+    m = metrics.eval_metrics(samples, verdicts, 0)
+    value = lambda name, k: m[(m.metric == name) & (m.k == k)]["value"].item()  # noqa: E731
+    assert value("correct@k_strict", 1) == pytest.approx(value("pass@k_strict", 1))
+    assert value("correct@k_strict", 4) == pytest.approx(0.5)  # a: "1" ties "2" -> earliest "1" wins; b: "9" wins

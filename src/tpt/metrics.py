@@ -2,8 +2,8 @@
 
 Pass@k is the unbiased estimator of Chen et al. (2021), 1 - C(n-c, k) / C(n, k) for a problem with c correct of
 n samples, averaged over problems; Pass@1 is the mean accuracy over all n samples (not greedy decoding).
-Correct@k (majority vote, as in self-consistency): the most common answer among k samples is right, estimated by
-averaging over the first k samples of disjoint groups... is not used; we report what the paper reports.
+Correct@k is majority voting (self-consistency): the most common strict answer among k samples is right. It is
+averaged over the n // k disjoint groups of k samples of each problem (in sample order), then over problems.
 """
 from math import comb
 
@@ -23,8 +23,9 @@ def pass_at_k(n, c, k):
 def eval_metrics(samples, verdicts, round_):
     """The METRICS rows of one round: pass@k for every k <= n under each scoring (with the standard error over
     problems), no-answer and truncation rates, and mean completion tokens."""
-    df = samples[["sample_id", "problem_id", "completion_tokens"]].merge(
-        verdicts.drop(columns="problem_id"), on="sample_id", validate="one_to_one")
+    df = samples[["sample_id", "problem_id", "sample_index", "completion_tokens"]].merge(
+        verdicts.drop(columns="problem_id"), on="sample_id", validate="one_to_one").sort_values(
+        ["problem_id", "sample_index"])
     per_problem = df.groupby("problem_id")
     n = per_problem.size()
     if n.nunique() != 1:
@@ -42,12 +43,36 @@ def eval_metrics(samples, verdicts, round_):
             per = np.array([pass_at_k(n, int(c), k) for c in correct])
             stderr = per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else None
             add(f"pass@k_{scoring}", per.mean(), stderr, k)
+    for k in range(1, n + 1):
+        per = np.array([majority_vote(g["answer_strict"].tolist(), g["correct_strict"].tolist(), k)
+                        for _, g in per_problem_sorted(df)])
+        add("correct@k_strict", per.mean(), per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else None, k)
     add("no_answer_rate", 1.0 - df["parsed"].mean())
     add("truncation_rate", df["truncated"].mean())
     add("mean_completion_tokens", df["completion_tokens"].mean())
     add("problems", len(correct))
     add("samples_per_problem", n)
     return pd.DataFrame(rows)
+
+
+def per_problem_sorted(df):
+    return df.groupby("problem_id", sort=True)
+
+
+def majority_vote(answers, correct, k):
+    """Share of the disjoint groups of k samples whose most common answer (ties: the earliest) is a correct one.
+    answers: extracted answers in sample order (None: no answer, never a vote); correct: whether each is right."""
+    groups = [range(start, start + k) for start in range(0, len(answers) - k + 1, k)]
+    wins = 0
+    for group in groups:
+        votes = [i for i in group if answers[i] is not None]
+        if votes:
+            counts = {}
+            for i in votes:
+                counts[answers[i]] = counts.get(answers[i], 0) + 1
+            best = max(votes, key=lambda i: (counts[answers[i]], -i))  # most votes, then earliest
+            wins += bool(correct[best])
+    return wins / len(groups)
 
 
 def per_problem_accuracy(verdicts, scoring="strict"):

@@ -22,6 +22,7 @@ def summary(metrics):
             row[f"pass@1_{s}"] = get(f"pass@k_{s}", 1)
             row[f"pass@1_{s}_stderr"] = get(f"pass@k_{s}", 1, "stderr")
         row["pass@n_strict"], row["n"] = get("pass@k_strict", n), n
+        row["correct@n_strict"] = get("correct@k_strict", n)  # majority vote over all n samples
         for name in ("no_answer_rate", "truncation_rate", "mean_completion_tokens", "problems"):
             row[name] = get(name)
         rows.append(row)
@@ -32,12 +33,13 @@ def summary(metrics):
 
 
 def markdown(table):
-    lines = ["| round | Pass@1 strict | Pass@1 numeric | Pass@1 flexible | Pass@n strict | no answer | truncated "
-             "| mean tokens |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| round | Pass@1 strict | Pass@1 numeric | Pass@1 flexible | Pass@n strict | Correct@n (majority) "
+             "| no answer | truncated | mean tokens |", "|---|---|---|---|---|---|---|---|---|"]
     for r in table.to_dict("records"):
         cell = {s: f"{100 * r[f'pass@1_{s}']:.1f} ± {100 * r[f'pass@1_{s}_stderr']:.1f}" for s in SCORINGS}
         lines.append(f"| {r['round']} | {cell['strict']} | {cell['numeric']} | {cell['flexible']} | "
-                     f"{100 * r['pass@n_strict']:.1f} (n={r['n']}) | {100 * r['no_answer_rate']:.1f}% | "
+                     f"{100 * r['pass@n_strict']:.1f} (n={r['n']}) | {100 * r['correct@n_strict']:.1f} | "
+                     f"{100 * r['no_answer_rate']:.1f}% | "
                      f"{100 * r['truncation_rate']:.1f}% | {r['mean_completion_tokens']:.0f} |")
     first, last = table.iloc[0], table.iloc[-1]
     se = (first["pass@1_strict_stderr"] ** 2 + last["pass@1_strict_stderr"] ** 2) ** 0.5

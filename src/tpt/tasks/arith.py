@@ -10,6 +10,10 @@ warmed up on clean solutions had pass@8 barely above its Pass@1, and gained litt
 """
 import random
 
+import pandas as pd
+
+from tpt.verify import score  # noqa: F401  (the task's scorer: answers are in GSM8K's format)
+
 NAMES = ["Mia", "Leo", "Ava", "Sam", "Zoe", "Max", "Ivy", "Ben", "Eva", "Tom", "Amy", "Dan", "Lily", "Omar",
          "Nina", "Raj", "Sara", "Carl", "Rosa", "Finn"]
 PRONOUN = {name: ("she" if name in {"Mia", "Ava", "Zoe", "Ivy", "Eva", "Amy", "Lily", "Nina", "Sara", "Rosa"}
@@ -96,8 +100,7 @@ def make_problems(count, seed, exclude=()):
     return rows
 
 
-# --- the task interface (see tpt.tasks) ---
-from tpt.verify import score  # noqa: E402,F401  (answers are in GSM8K's format)
+# --- the task interface (see tpt.tasks): load, prompt, score ---
 
 
 def prompt(question):
@@ -107,8 +110,6 @@ def prompt(question):
 def load(split, options):
     """Problems of a split. test, train and warmup are made from one seed in that order, each excluding the
     questions of the ones before, so the splits are disjoint."""
-    import pandas as pd
-
     seed, taken, out = options["seed"], set(), None
     for name in ("test", "train", "warmup"):
         rows = make_problems(options[f"{name}_problems"], seed=hash_seed(seed, name), exclude=taken)

@@ -1,0 +1,73 @@
+"""The workflow end to end on a real single-node SLURM cluster, with --profile profiles/slurm.
+
+Opt-in: it installs Debian packages and starts daemons as root (tests/slurm/cluster.sh), so it runs only with
+TPT_SLURM_TESTS=1, as root:
+
+    TPT_SLURM_TESTS=1 .venv/bin/pytest -q tests/test_slurm.py
+
+TPT_SLURM_KEEP_CLUSTER=1 leaves the cluster up afterwards (`bash tests/slurm/cluster.sh down` stops it).
+"""
+import datetime
+import os
+import subprocess
+import sys
+
+import pytest
+
+from test_workflow import REPO, TINY, snakemake
+
+CLUSTER = os.path.join(REPO, "tests", "slurm", "cluster.sh")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.environ.get("TPT_SLURM_TESTS") != "1",
+                       reason="SLURM test is opt-in: set TPT_SLURM_TESTS=1 (installs packages, starts daemons)"),
+    pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                       reason="SLURM test needs root (apt-get, /etc/slurm, daemons)"),
+]
+
+
+def _cluster(action):
+    run = subprocess.run(["bash", CLUSTER, action], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, f"cluster.sh {action} failed (rc {run.returncode}):\n{run.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    _cluster("up")
+    yield
+    if os.environ.get("TPT_SLURM_KEEP_CLUSTER") != "1":
+        _cluster("down")
+
+
+def _sacct(since):
+    """(job name, comment, state) of every SLURM job (not step) that started since `since`."""
+    out = subprocess.run(["sacct", "-a", "-X", "-n", "-P", "-S", since, "-o", "JobName,Comment,State"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    return [tuple(line.split("|")) for line in out.splitlines() if line.strip()]
+
+
+def test_one_round_on_slurm(slurm_cluster, tmp_path, monkeypatch):
+    # Each SLURM job runs `snakemake` (and the tpt scripts) again inside its allocation, with the submitting
+    # environment (sbatch --export=ALL): this venv must come first on PATH there.
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    since = (datetime.datetime.now() - datetime.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
+
+    run = snakemake(tmp_path, TINY, "--profile", os.path.join(REPO, "profiles", "slurm"),
+                    # a tiny workflow: poll fast, and no network filesystem to wait for
+                    "--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5", "--jobs", "4",
+                    "--retries", "0", "--default-resources", "slurm_partition=debug", "runtime=10",
+                    "mem_mb=2000", "cpus_per_task=threads")
+    logs = sorted(str(p) for p in (tmp_path / ".snakemake" / "slurm_logs").rglob("*.log"))
+    assert run.returncode == 0, run.stderr[-4000:] + "\nSLURM logs:\n" + "\n".join(logs)
+    report = tmp_path / "results" / "report"
+    assert (report / "summary.md").exists() and (report / "summary.parquet").exists()
+
+    jobs = [j for j in _sacct(since) if j[1].startswith("rule_")]
+    rules = {comment.split("_wildcards_")[0][len("rule_"):] for _, comment, _ in jobs}
+    # the plugin names every job of a run after the run's uuid and writes rule_<rule>_wildcards_<...> as comment
+    assert len({name for name, _, _ in jobs}) == 1, jobs
+    assert {"generate", "finetune", "verify", "report"} <= rules, jobs
+    assert all(state == "COMPLETED" for _, _, state in jobs), jobs
+    # generate: think of round 1 plus eval of rounds 0 and 1
+    assert sum(comment.startswith("rule_generate_") for _, comment, _ in jobs) == 3, jobs
