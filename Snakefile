@@ -18,6 +18,17 @@ include: "workflow/rules/eval.smk"
 include: "workflow/rules/report.smk"
 
 
+# Light jobs (a few seconds of pandas) run in Snakemake's own process even on a cluster: a SLURM job per step
+# would cost more in queueing than the work. `verify` stays a job: code tasks run model-written programs there.
+localrules:
+    all,
+    problems,
+    gather_samples,
+    prune,
+    eval_metrics,
+    report,
+
+
 rule all:
     input:
         report_outputs(),

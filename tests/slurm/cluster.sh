@@ -115,11 +115,11 @@ install_packages() {
   fi
   local rc=0
   { apt-get update -qq && apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 $missing; } \
-    >"/tmp/tpt-slurm-apt.log" 2>&1 || rc=$?
+    >"$ROOT/log/apt.log" 2>&1 || rc=$?
   [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   if [ "$rc" != 0 ]; then
-    tail -n 20 /tmp/tpt-slurm-apt.log >&2
-    die "apt-get install$missing failed (rc $rc), full log: /tmp/tpt-slurm-apt.log"
+    tail -n 20 "$ROOT/log/apt.log" >&2
+    die "apt-get install$missing failed (rc $rc), full log: $ROOT/log/apt.log"
   fi
 }
 
@@ -275,8 +275,8 @@ check_usable() {
 up() {
   [ "$(id -u)" = 0 ] || die "must run as root (installs packages, writes /etc/slurm, runs the daemons as root)"
   command -v apt-get >/dev/null || die "needs a Debian/Ubuntu machine (apt-get)"
-  install_packages
   mkdir -p "$ROOT"/{state/ctld,state/d,run,log,fakegpu,mysql}
+  install_packages
   write_configs
   start_munge
   start_accounting

@@ -28,8 +28,8 @@ def job_resources(rule):
            "runtime": lambda wildcards, attempt: res["runtime"] * attempt}
     if res["gpu"]:
         out["gpu"] = res["gpu"]
-        # one task owns all of the job's GPUs (the plugin's default is one task per GPU, running the rule N times)
-        out["tasks"] = 1
+        # one task owns all of the job's GPUs (the SLURM plugin's default is --ntasks-per-gpu=1)
+        out["tasks_per_gpu"] = 0
     for key in ("gpu_model", "slurm_partition"):
         if res[key]:
             out[key] = res[key]

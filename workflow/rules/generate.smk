@@ -25,11 +25,7 @@ rule generate:
         "../scripts/generate.py"
 
 
-# Runs inside Snakemake's own process: joining a few Parquet files needs no job of its own.
-localrules:
-    gather_samples,
-
-
+# Runs in Snakemake's own process (a local rule with a `run:` block): joining Parquet files needs no job.
 rule gather_samples:
     input:
         lambda w: expand(f"{R}/round_{w.round}/{w.phase}/shards/samples_{{shard}}.parquet",
