@@ -9,6 +9,7 @@ The verifier's throughput is measured here, on one core, over the run's own thin
 import argparse
 import glob
 import os
+import re
 import subprocess
 import sys
 import time
@@ -45,7 +46,7 @@ print(f"  gain: {100 * gain:+.1f} points = {gain / se:.1f} standard errors of th
 
 rows = []
 for path in glob.glob(os.path.join(results, "benchmarks", "**", "*.tsv"), recursive=True):
-    stage = os.path.basename(path)[:-4]
+    stage = re.sub(r"_\d+$", "", os.path.basename(path)[:-4])  # the shards of a stage count as that stage
     b = pd.read_csv(path, sep="\t")
     rows.append({"stage": stage, "s": b["s"].iloc[0], "max_rss_mb": b["max_rss"].iloc[0]})
 stages = pd.DataFrame(rows).groupby("stage").agg(jobs=("s", "size"), total_s=("s", "sum"), mean_s=("s", "mean"),

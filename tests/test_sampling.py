@@ -60,3 +60,17 @@ def test_shards_cover_every_problem_once_and_gather_restores_the_unsharded_order
     assert sampling.gather(parts).equals(whole)
     with pytest.raises(ValueError, match="there are 3 shards"):
         sampling.shard(problems, 3, 3)
+
+
+def test_seeded_sampling_respects_top_p_and_seeds():
+    import torch
+
+    from tpt.sampling.hf import SeededSampling
+
+    scores = torch.log(torch.tensor([[0.5, 0.3, 0.2]] * 200))
+    nucleus = SeededSampling(range(200), temperature=1.0, top_p=0.6)(None, scores).argmax(dim=-1)
+    assert set(nucleus.tolist()) == {0, 1}            # 0.5 + 0.3 reach 0.6: token 2 is never drawn
+    full = SeededSampling(range(200), temperature=1.0, top_p=1.0)(None, scores).argmax(dim=-1)
+    assert set(full.tolist()) == {0, 1, 2}
+    again = SeededSampling(range(200), temperature=1.0, top_p=1.0)(None, scores).argmax(dim=-1)
+    assert torch.equal(full, again)

@@ -44,10 +44,6 @@ def model_dir(round_):
     return f"{R}/models/round_{round_}"
 
 
-def round_dir(round_):
-    return f"{R}/round_{round_}"
-
-
 def model_of(round_):
     """The model of round r: the base model for r = 0, else the one fine-tuned in round r."""
     round_ = int(round_)

@@ -29,7 +29,9 @@ class SeededSampling(LogitsProcessor):
                 # drop tokens once the mass before them reaches top_p (the most likely token always stays)
                 drop = sorted_probs.cumsum(dim=-1) - sorted_probs >= self.top_p
                 probs = probs.scatter(-1, order, sorted_probs.masked_fill(drop, 0.0))
-            choice = torch.stack([torch.multinomial(p, 1, generator=g) for p, g in zip(probs, self.generators)])
+            # the generators live on the CPU (a GPU run draws there too: one draw per row is cheap)
+            choice = torch.stack([torch.multinomial(p, 1, generator=g)
+                                  for p, g in zip(probs.cpu(), self.generators)]).to(scores.device)
         out = torch.full_like(scores, float("-inf"))
         return out.scatter_(-1, choice, 0.0)
 
