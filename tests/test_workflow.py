@@ -96,3 +96,46 @@ def test_sharded_sampling_writes_the_same_artifact_as_one_job(tmp_path):
         frames.append(artifacts.read(str(workdir / target), artifacts.SAMPLES))
     assert len(list((tmp_path / "shards3/results/round_0/eval/shards").iterdir())) == 3
     pd.testing.assert_frame_equal(frames[0], frames[1])
+
+
+@pytest.mark.slow
+def test_snakemake_killed_during_finetune_resumes_from_a_checkpoint(tmp_path):
+    """SIGKILL the whole Snakemake process group mid fine-tune, rerun the same command: the run completes, the
+    fine-tune resumes from its newest checkpoint, and finished artifacts are kept as they were."""
+    import signal
+    import time
+
+    import torch
+    from safetensors.torch import load_file
+
+    config = _merge(TINY, {"finetune": {"epochs": 40, "batch_size": 1, "save_steps": 5}})
+    with open(tmp_path / "test-config.yaml", "w") as f:
+        yaml.safe_dump(config, f)
+    cmd = [SNAKEMAKE, "-s", os.path.join(REPO, "Snakefile"), "-d", str(tmp_path), "--configfile",
+           str(tmp_path / "test-config.yaml"), "--cores", "2"]
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    scratch = tmp_path / "results/scratch/finetune/round_1"
+    deadline = time.time() + 600
+    while not list(scratch.glob("checkpoint-*")) and time.time() < deadline and first.poll() is None:
+        time.sleep(0.2)
+    assert list(scratch.glob("checkpoint-*")), "the fine-tune never wrote a checkpoint"
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert not (tmp_path / "results/models/round_1/model.safetensors").exists()
+    samples = tmp_path / "results/round_1/think/samples.parquet"
+    before = (samples.stat().st_mtime_ns, samples.read_bytes())
+
+    # a killed Snakemake leaves its lock behind: --unlock, then the same command with --rerun-incomplete
+    assert snakemake(tmp_path, config, "--unlock").returncode == 0
+    again = snakemake(tmp_path, config, "--rerun-incomplete")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (samples.stat().st_mtime_ns, samples.read_bytes()) == before   # finished work is not redone
+    log = (tmp_path / "results/logs/round_1/finetune.log").read_text()
+    assert "'resumed_from': '" in log and "checkpoint-" in log.split("'resumed_from': '")[1][:200]
+
+    straight = tmp_path / "straight"
+    straight.mkdir()
+    assert snakemake(straight, config).returncode == 0
+    a = load_file(str(tmp_path / "results/models/round_1/model.safetensors"))
+    b = load_file(str(straight / "results/models/round_1/model.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
