@@ -83,3 +83,22 @@ def test_one_round_on_slurm(slurm_cluster, tmp_path, monkeypatch):
     assert all(state == "COMPLETED" for _, _, state in jobs), jobs
     # generate: think of round 1 plus eval of rounds 0 and 1
     assert sum(comment.startswith("rule_generate_") for _, comment, _ in jobs) == 3, jobs
+
+
+@pytest.mark.parametrize("preset", sorted(os.listdir(os.path.join(REPO, "config", "presets"))))
+def test_each_paper_preset_plans_gpu_jobs_through_the_slurm_profile(slurm_cluster, tmp_path, preset):
+    import re
+
+    import yaml
+
+    with open(os.path.join(REPO, "config", "presets", preset)) as f:
+        config = yaml.safe_load(f)
+    run = snakemake(tmp_path, {**config, "results": "results"}, "-n", "--profile",
+                    os.path.join(REPO, "profiles", "slurm"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout + run.stderr
+    gpus = config["resources"]["generate"]["gpu"]
+    # every generate and finetune job asks for the preset's GPUs, owned by one task
+    for rule in ("generate", "finetune"):
+        blocks = re.findall(rf"rule {rule}:.*?resources: ([^\n]*)", out, re.S)
+        assert blocks and all(f"gpu={gpus}" in b and "tasks_per_gpu=0" in b for b in blocks), blocks[:2]
