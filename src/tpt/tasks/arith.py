@@ -5,8 +5,8 @@ answer on its own line as ``#### <n>``), so the GSM8K verifier scores it unchang
 
 The *sloppy teacher* writes the solutions that warm up the tiny base model: in a fraction of them one step's
 result slips (off by a little) and the error is carried to the final answer. A model warmed up on those can often,
-but not reliably, solve a problem -- the regime where Think-Prune-Train has something to harvest (measured: a model
-warmed up on clean solutions had pass@8 barely above its Pass@1, and gained little).
+but not reliably, solve a problem -- the regime where Think-Prune-Train has something to harvest (an earlier
+prototype warmed up on clean solutions had pass@8 barely above its Pass@1, and gained little).
 """
 import random
 
