@@ -81,3 +81,11 @@ def test_checkpoints_of_a_different_job_are_not_resumed(tiny_model, tmp_path):
         train.finetune(tiny_model, str(tmp_path / "out"), ROWS, [], cfg, scratch, callbacks=[KillAfter(3)])
     changed = train.finetune(tiny_model, str(tmp_path / "out"), ROWS, [], {**cfg, "learning_rate": 5e-4}, scratch)
     assert changed["resumed_from"] == "" and changed["steps"] == 4
+
+
+def test_a_checkpoint_cut_off_by_a_kill_is_skipped(tmp_path):
+    for step, complete in [(5, True), (10, False)]:
+        os.makedirs(tmp_path / f"checkpoint-{step}")
+        if complete:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert train.newest_checkpoint(str(tmp_path)).endswith("checkpoint-5")

@@ -116,9 +116,11 @@ def test_snakemake_killed_during_finetune_resumes_from_a_checkpoint(tmp_path):
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     scratch = tmp_path / "results/scratch/finetune/round_1"
     deadline = time.time() + 600
-    while not list(scratch.glob("checkpoint-*")) and time.time() < deadline and first.poll() is None:
+    # kill once a complete checkpoint exists (the kill may land while the next one is being written)
+    while not list(scratch.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline \
+            and first.poll() is None:
         time.sleep(0.2)
-    assert list(scratch.glob("checkpoint-*")), "the fine-tune never wrote a checkpoint"
+    assert list(scratch.glob("checkpoint-*/trainer_state.json")), "the fine-tune never wrote a checkpoint"
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     assert not (tmp_path / "results/models/round_1/model.safetensors").exists()

@@ -64,11 +64,13 @@ class LogToFile(TrainerCallback):
 
 
 def newest_checkpoint(scratch_dir):
-    """The newest `checkpoint-<step>` folder under scratch_dir, or None."""
+    """The newest complete `checkpoint-<step>` folder under scratch_dir, or None. The Trainer writes a checkpoint's
+    trainer_state.json last, so a folder without it was cut off by a kill and is skipped."""
     if not os.path.isdir(scratch_dir):
         return None
     steps = [int(d.split("-")[1]) for d in os.listdir(scratch_dir)
-             if d.startswith("checkpoint-") and d.split("-")[1].isdigit()]
+             if d.startswith("checkpoint-") and d.split("-")[1].isdigit()
+             and os.path.exists(os.path.join(scratch_dir, d, "trainer_state.json"))]
     return os.path.join(scratch_dir, f"checkpoint-{max(steps)}") if steps else None
 
 
