@@ -45,7 +45,7 @@ def eval_metrics(samples, verdicts, round_):
             add(f"pass@k_{scoring}", per.mean(), stderr, k)
     for k in range(1, n + 1):
         per = np.array([majority_vote(g["answer_strict"].tolist(), g["correct_strict"].tolist(), k)
-                        for _, g in per_problem_sorted(df)])
+                        for _, g in per_problem])
         add("correct@k_strict", per.mean(), per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else None, k)
     add("no_answer_rate", 1.0 - df["parsed"].mean())
     add("truncation_rate", df["truncated"].mean())
@@ -53,10 +53,6 @@ def eval_metrics(samples, verdicts, round_):
     add("problems", len(correct))
     add("samples_per_problem", n)
     return pd.DataFrame(rows)
-
-
-def per_problem_sorted(df):
-    return df.groupby("problem_id", sort=True)
 
 
 def majority_vote(answers, correct, k):

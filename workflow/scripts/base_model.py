@@ -2,14 +2,15 @@ from tpt import runlog, tasks, tiny, train
 
 log = runlog.start(snakemake)
 task, builtin = snakemake.params.task, snakemake.params.builtin
-warmup = tasks.get("arith").load("warmup", task["arith"])
+arith = tasks.get("arith")
+warmup = arith.load("warmup", task["arith"])
 tokenizer = tiny.build_tokenizer(warmup["question"] + "\n" + warmup["solution"])
 model = tiny.build_model(tokenizer, builtin["hidden_size"], builtin["intermediate_size"], builtin["num_layers"],
                          builtin["num_heads"], builtin["max_length"])
 log.info("tiny model: %d parameters, vocabulary %d", model.num_parameters(), len(tokenizer))
 init = snakemake.params.scratch + "/init"
 train.save_model(model, tokenizer, init)
-rows = [{"sample_id": pid, "prompt": tasks.get("arith").prompt(q), "completion": s}
+rows = [{"sample_id": pid, "prompt": arith.prompt(q), "completion": s}
         for pid, q, s in zip(warmup["problem_id"], warmup["question"], warmup["solution"])]
 cfg = {**snakemake.params.finetune, **builtin["warmup"], "method": "full", "max_length": builtin["max_length"]}
 figures = train.finetune(init, snakemake.output[0], rows, [], cfg, snakemake.params.scratch + "/checkpoints",
