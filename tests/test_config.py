@@ -44,6 +44,11 @@ def test_schema_errors_name_the_key(extra, message):
     ({"model": {"base": "./no/such/model"}}, "no such folder"),
     ({"eval": {"temperature": 0}}, "eval.temperature=0 with eval.n=8"),
     ({"finetune": {"max_length": 32}}, "finetune.max_length=32"),
+    ({"prune": {"strategy": "soft"}}, "prune.strategy=soft keeps code"),
+    ({"task": {"name": "mbpp"}, "model": {"base": "org/model"}, "verify": {"criterion": "numeric"}},
+     "task 'mbpp' scores strict"),
+    ({"task": {"name": "codecontests"}, "model": {"base": "org/model"}, "prune": {"strategy": "soft"}},
+     "set verify.code.stop_at_first_failure to false"),
 ])
 def test_checks_across_keys(extra, message):
     with pytest.raises(ConfigError, match=message):

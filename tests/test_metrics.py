@@ -24,7 +24,7 @@ def _round(correct_by_problem):
             rows.append({"sample_id": sid, "problem_id": p, "sample_index": i, "completion_tokens": 10 + i})
             verdicts.append({"sample_id": sid, "problem_id": p, "parsed": i != 0, "truncated": False,
                              "answer_strict": str(int(ok)),
-                             "correct_strict": ok, "correct_numeric": ok, "correct_flexible": True})
+                             "correct_strict": ok, "correct_numeric": ok, "correct_flexible": True, "failure": None})
     return pd.DataFrame(rows), pd.DataFrame(verdicts)
 
 
@@ -62,3 +62,14 @@ def test_correct_at_1_equals_strict_pass_at_1():
     value = lambda name, k: m[(m.metric == name) & (m.k == k)]["value"].item()  # noqa: E731
     assert value("correct@k_strict", 1) == pytest.approx(value("pass@k_strict", 1))
     assert value("correct@k_strict", 4) == pytest.approx(0.5)  # a: "1" ties "2" -> earliest "1" wins; b: "9" wins
+
+
+def test_code_verdicts_give_pass_at_k_and_failure_shares_without_majority_vote():
+    samples, verdicts = _round({"a": [True, False], "b": [False, False]})
+    verdicts["correct_numeric"] = verdicts["correct_flexible"] = verdicts["answer_strict"] = None
+    verdicts["failure"] = ["", "wrong_answer", "time_limit", "wrong_answer"]
+    m = metrics.eval_metrics(samples, verdicts, 1)
+    assert set(m["metric"]) >= {"pass@k_strict", "wrong_answer_rate", "time_limit_rate"}
+    assert not m["metric"].str.contains("numeric|flexible|correct@k").any()
+    assert m[(m.metric == "pass@k_strict") & (m.k == 2)]["value"].item() == 0.5
+    assert m[m.metric == "wrong_answer_rate"]["value"].item() == 0.5

@@ -7,11 +7,12 @@ PAPER = {"strategy": "correct", "per_problem": 1, "drop_truncated": True, "dedup
          "val_size": 0, "seed": 0}
 
 
-def _round(rows):
-    """rows: (problem_id, sample_index, completion, correct, truncated)"""
+def _round(rows, tests_passed=None):
+    """rows: (problem_id, sample_index, completion, correct, truncated); tests_passed: one per row (code tasks)"""
     samples = pd.DataFrame([{"sample_id": f"{p}/{i}", "problem_id": p, "sample_index": i, "prompt": f"Q {p}",
                              "completion": c} for p, i, c, _, _ in rows])
     verdicts = pd.DataFrame([{"sample_id": f"{p}/{i}", "correct": ok, "truncated": t} for p, i, _, ok, t in rows])
+    verdicts["tests_passed"] = tests_passed
     return samples, verdicts
 
 
@@ -60,3 +61,12 @@ def test_a_round_without_survivors_says_which_round_and_why():
     rows = [("a", 0, "x", False, False), ("b", 0, "y", False, False)]
     with pytest.raises(NoSurvivors, match=r"round 4: no sample survived pruning \(of 2: 0 correct"):
         prune(*_round(rows), PAPER, 4)
+
+
+def test_soft_pruning_keeps_code_that_passes_at_least_one_test():
+    rows = [("a", 0, "half right", False, False), ("a", 1, "right", True, False), ("b", 0, "all wrong", False, False),
+            ("c", 0, "one test", False, False)]
+    train, _ = prune(*_round(rows, tests_passed=[2, 4, 0, 1]), {**PAPER, "strategy": "soft"}, 1)
+    assert sorted(train["sample_id"]) == ["a/0", "c/0"]  # the first survivor of a, then c; b passes nothing
+    train, _ = prune(*_round(rows, tests_passed=[2, 4, 0, 1]), PAPER, 1)
+    assert sorted(train["sample_id"]) == ["a/1"]

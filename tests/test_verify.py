@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 
 from tpt import verify
+from tpt.tasks import gsm8k
 
 
 @pytest.mark.parametrize("completion, gold, strict, numeric, flexible, parsed", [
@@ -31,15 +32,16 @@ def test_verify_table_sets_correct_by_criterion_and_flags_truncation():
     samples = pd.DataFrame({"sample_id": ["a", "b"], "problem_id": ["p", "p"],
                             "completion": ["#### 1,000", "1000 and more"], "finish_reason": ["stop", "length"]})
     problems = pd.DataFrame({"problem_id": ["p"], "answer": ["1000"]})
-    strict = verify.verify(samples, problems, verify.score, "strict")
-    numeric = verify.verify(samples, problems, verify.score, "numeric")
+    strict = verify.verify(samples, problems, gsm8k, {"criterion": "strict"})
+    numeric = verify.verify(samples, problems, gsm8k, {"criterion": "numeric"})
     assert strict["correct"].tolist() == [False, False]
     assert numeric["correct"].tolist() == [True, False]
     assert strict["truncated"].tolist() == [False, True]
+    assert strict["tests_passed"].isna().all() and strict["failure"].isna().all()  # code columns stay empty
 
 
 def test_verify_names_samples_of_unknown_problems():
     samples = pd.DataFrame({"sample_id": ["a"], "problem_id": ["other/1"], "completion": ["#### 1"],
                             "finish_reason": ["stop"]})
     with pytest.raises(ValueError, match="other/1"):
-        verify.verify(samples, pd.DataFrame({"problem_id": ["p"], "answer": ["1"]}), verify.score, "strict")
+        verify.verify(samples, pd.DataFrame({"problem_id": ["p"], "answer": ["1"]}), gsm8k, {"criterion": "strict"})

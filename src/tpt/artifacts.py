@@ -37,19 +37,29 @@ SAMPLES = pa.schema([
     ("finish_reason", pa.string()),
 ])
 
-# One verdict per sample. `correct` is the criterion chosen in config (verify.criterion); the three scorings are
-# all kept so a report can put them side by side. parsed = a `#### <number>` answer was found.
+# One verdict per sample. `correct` is the scoring chosen in config (verify.criterion); every scoring the task has
+# is kept so a report can put them side by side. parsed: the completion has something to check (math: a
+# `#### <number>` line; code: a fenced code block). Math tasks fill the answer_* and correct_numeric/flexible
+# columns, code tasks the judge's columns (tests_passed .. wall_s, see tpt.code.judge); the others stay null.
+# correct_strict is every task's main scoring: the exact `####` answer, or all tests passed.
 VERDICTS = pa.schema([
     ("sample_id", pa.string()),
     ("problem_id", pa.string()),
-    ("answer_strict", pa.string()),
-    ("answer_flexible", pa.string()),
     ("parsed", pa.bool_()),
     ("truncated", pa.bool_()),
+    ("correct", pa.bool_()),
     ("correct_strict", pa.bool_()),
     ("correct_numeric", pa.bool_()),
     ("correct_flexible", pa.bool_()),
-    ("correct", pa.bool_()),
+    ("answer_strict", pa.string()),
+    ("answer_flexible", pa.string()),
+    ("tests_passed", pa.int32()),
+    ("tests_total", pa.int32()),
+    ("failure", pa.string()),     # "" if passed, else wrong_answer, time_limit, memory_limit, runtime_error, no_code
+    ("failed_test", pa.int32()),  # index of the first failing test
+    ("detail", pa.string()),      # a short hint about that failure
+    ("backend", pa.string()),     # the sandbox that ran the program, e.g. "unshare+fork"
+    ("wall_s", pa.float64()),     # seconds spent judging the sample
 ])
 
 # The pruned SFT sets (train and validation) of a round.

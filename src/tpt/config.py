@@ -2,6 +2,8 @@
 look at two keys together or at the file system. Each error says which key to fix."""
 import os
 
+from tpt import tasks
+
 
 class ConfigError(ValueError):
     pass
@@ -12,6 +14,17 @@ def check(config):
     if base == "builtin" and task != "arith":
         raise ConfigError(f"model.base=builtin is the tiny model of the built-in arith task; task.name={task!r} "
                           "needs a real model: set model.base to a hub id or a local HF model folder")
+    scorings = tasks.get(task).SCORINGS
+    if config["verify"]["criterion"] not in scorings:
+        raise ConfigError(f"verify.criterion={config['verify']['criterion']!r}: task {task!r} scores "
+                          f"{' or '.join(scorings)} (set verify.criterion to one of them)")
+    if config["prune"]["strategy"] == "soft":
+        if task not in tasks.CODE_TASKS:
+            raise ConfigError(f"prune.strategy=soft keeps code that passes at least one test: task {task!r} has no "
+                              "tests (use correct or none)")
+        if config["verify"]["code"]["stop_at_first_failure"]:
+            raise ConfigError("prune.strategy=soft needs every test run: set verify.code.stop_at_first_failure "
+                              "to false")
     if base != "builtin" and base.startswith(("/", "./", "../", "~")) and not os.path.isdir(base):
         raise ConfigError(f"model.base={base!r}: no such folder (give a local HF model folder or a hub id)")
     if base != "builtin" and os.path.isdir(base) and not os.path.exists(os.path.join(base, "config.json")):

@@ -10,7 +10,8 @@ from math import comb
 import numpy as np
 import pandas as pd
 
-SCORINGS = ("strict", "numeric", "flexible")
+SCORINGS = ("strict", "numeric", "flexible")  # every scoring a task may fill (see tpt.tasks)
+FAILURE_KINDS = ("wrong_answer", "time_limit", "memory_limit", "runtime_error")  # code tasks' judge verdicts
 
 
 def pass_at_k(n, c, k):
@@ -21,8 +22,9 @@ def pass_at_k(n, c, k):
 
 
 def eval_metrics(samples, verdicts, round_):
-    """The METRICS rows of one round: pass@k for every k <= n under each scoring (with the standard error over
-    problems), no-answer and truncation rates, and mean completion tokens."""
+    """The METRICS rows of one round: pass@k for every k <= n under each scoring the task fills (with the standard
+    error over problems), majority-vote correct@k where answers can be compared, no-answer and truncation rates,
+    the share of each failure kind (code tasks) and mean completion tokens."""
     df = samples[["sample_id", "problem_id", "sample_index", "completion_tokens"]].merge(
         verdicts.drop(columns="problem_id"), on="sample_id", validate="one_to_one").sort_values(
         ["problem_id", "sample_index"])
@@ -37,18 +39,23 @@ def eval_metrics(samples, verdicts, round_):
         rows.append({"round": round_, "metric": metric, "k": k, "value": float(value),
                      "stderr": None if stderr is None else float(stderr)})
 
-    for scoring in SCORINGS:
-        correct = per_problem[f"correct_{scoring}"].sum()
+    for scoring in [s for s in SCORINGS if df[f"correct_{s}"].notna().all()]:
+        correct = per_problem[f"correct_{scoring}"].sum().astype(int)
         for k in range(1, n + 1):
             per = np.array([pass_at_k(n, int(c), k) for c in correct])
             stderr = per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else None
             add(f"pass@k_{scoring}", per.mean(), stderr, k)
-    for k in range(1, n + 1):
-        per = np.array([majority_vote(g["answer_strict"].tolist(), g["correct_strict"].tolist(), k)
-                        for _, g in per_problem])
-        add("correct@k_strict", per.mean(), per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else None, k)
+    code = df["failure"].notna().all()  # the judge's verdicts: a code task
+    if not code:  # majority vote needs answers to compare: code tasks have none
+        for k in range(1, n + 1):
+            per = np.array([majority_vote(g["answer_strict"].tolist(), g["correct_strict"].tolist(), k)
+                            for _, g in per_problem])
+            add("correct@k_strict", per.mean(), per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else None, k)
     add("no_answer_rate", 1.0 - df["parsed"].mean())
     add("truncation_rate", df["truncated"].mean())
+    if code:
+        for kind in FAILURE_KINDS:
+            add(f"{kind}_rate", (df["failure"] == kind).mean())
     add("mean_completion_tokens", df["completion_tokens"].mean())
     add("problems", len(correct))
     add("samples_per_problem", n)

@@ -1,9 +1,9 @@
 """Prune: turn a round's verified samples into its SFT training and validation sets.
 
-The paper's recipe (the default): keep correct samples only, at most one per problem (the first correct one in
-sample order), then draw a fixed-size training set with a seed, plus a held-out validation set. Options cover
-its ablations and common variants: no pruning at all, up to k correct per problem, dropping truncated samples and
-exact duplicates.
+The paper's recipe (the default): keep correct samples only (code: passing every test), at most one per problem
+(the first correct one in sample order), then draw a fixed-size training set with a seed, plus a held-out
+validation set. Options cover its ablations and common variants: no pruning at all, "soft" pruning of code (at
+least one test passes), up to k correct per problem, dropping truncated samples and exact duplicates.
 """
 import pandas as pd
 
@@ -15,13 +15,17 @@ class NoSurvivors(RuntimeError):
 def prune(samples, verdicts, cfg, round_):
     """samples, verdicts: one round's SAMPLES and VERDICTS. cfg: the config's `prune` section.
     Returns (train, val) DataFrames with the SFT columns."""
-    df = samples.merge(verdicts[["sample_id", "correct", "truncated"]], on="sample_id", validate="one_to_one")
+    df = samples.merge(verdicts[["sample_id", "correct", "truncated", "tests_passed"]], on="sample_id",
+                       validate="one_to_one")
     if len(df) != len(samples):
         raise ValueError(f"round {round_}: {len(samples) - len(df)} samples have no verdict: rerun verify")
     total, reasons = len(df), []
     if cfg["strategy"] == "correct":
         df = df[df["correct"]]
         reasons.append(f"{len(df)} correct")
+    elif cfg["strategy"] == "soft":
+        df = df[df["tests_passed"].fillna(0) > 0]
+        reasons.append(f"{len(df)} passing at least one test")
     if cfg["drop_truncated"]:
         df = df[~df["truncated"]]
         reasons.append(f"{len(df)} after dropping truncated samples")

@@ -8,8 +8,15 @@ import pandas as pd  # noqa: E402
 from tpt.metrics import SCORINGS  # noqa: E402
 
 
+def scorings(table):
+    """The scorings a summary table has (a code task has strict only)."""
+    return [s for s in SCORINGS if f"pass@1_{s}" in table]
+
+
 def summary(metrics):
-    """One row per round: Pass@1 under each scoring (with standard errors), Pass@n, and the health figures."""
+    """One row per round: Pass@1 under each scoring of the task (with standard errors), Pass@n, and the health
+    figures."""
+    present = [s for s in SCORINGS if (metrics["metric"] == f"pass@k_{s}").any()]
     rows = []
     for round_, m in metrics.groupby("round"):
         def get(metric, k=None, field="value"):
@@ -18,7 +25,7 @@ def summary(metrics):
 
         n = int(get("samples_per_problem"))
         row = {"round": int(round_)}
-        for s in SCORINGS:
+        for s in present:
             row[f"pass@1_{s}"] = get(f"pass@k_{s}", 1)
             row[f"pass@1_{s}_stderr"] = get(f"pass@k_{s}", 1, "stderr")
         row["pass@n_strict"], row["n"] = get("pass@k_strict", n), n
@@ -33,11 +40,12 @@ def summary(metrics):
 
 
 def markdown(table):
-    lines = ["| round | Pass@1 strict | Pass@1 numeric | Pass@1 flexible | Pass@n strict | Correct@n (majority) "
-             "| no answer | truncated | mean tokens |", "|---|---|---|---|---|---|---|---|---|"]
+    names = scorings(table)
+    lines = ["| round | " + " | ".join(f"Pass@1 {s}" for s in names) + " | Pass@n strict | Correct@n (majority) "
+             "| no answer | truncated | mean tokens |", "|---" * (len(names) + 6) + "|"]
     for r in table.to_dict("records"):
-        cell = {s: f"{100 * r[f'pass@1_{s}']:.1f} ± {100 * r[f'pass@1_{s}_stderr']:.1f}" for s in SCORINGS}
-        lines.append(f"| {r['round']} | {cell['strict']} | {cell['numeric']} | {cell['flexible']} | "
+        cells = [f"{100 * r[f'pass@1_{s}']:.1f} ± {100 * r[f'pass@1_{s}_stderr']:.1f}" for s in names]
+        lines.append(f"| {r['round']} | {' | '.join(cells)} | "
                      f"{100 * r['pass@n_strict']:.1f} (n={r['n']}) | {100 * r['correct@n_strict']:.1f} | "
                      f"{100 * r['no_answer_rate']:.1f}% | "
                      f"{100 * r['truncation_rate']:.1f}% | {r['mean_completion_tokens']:.0f} |")
@@ -52,7 +60,7 @@ def markdown(table):
 
 def plot_pass1(table, path):
     fig, ax = plt.subplots(figsize=(6, 4))
-    for s in SCORINGS:
+    for s in scorings(table):
         ax.errorbar(table["round"], 100 * table[f"pass@1_{s}"], yerr=100 * table[f"pass@1_{s}_stderr"],
                     marker="o", capsize=3, label=s)
     ax.set(xlabel="round", ylabel="Pass@1 (%)", title="Pass@1 per round (± 1 standard error)")

@@ -1,4 +1,5 @@
-"""Verify: score GSM8K-format answers three ways, all stored side by side.
+"""Verify: score a round's samples with their task's scorer. Math tasks' scorer is here: GSM8K-format answers
+scored three ways, all stored side by side (code tasks run programs: see tpt.code.verify).
 
 - strict   the paper's: the first `#### <number>` in the text must equal the gold answer string exactly.
 - numeric  the same first `####` answer, compared as a number after dropping `,`, `$` and a trailing `.`.
@@ -9,6 +10,9 @@ reasoning one). Plain regexes and string work: this must never be the slow stage
 """
 import re
 
+from tpt.artifacts import VERDICTS
+
+SCORINGS = ("strict", "numeric", "flexible")
 STRICT = re.compile(r"####\s*(-?[\d.,]+)")
 NUMBER = re.compile(r"-?[$0-9.,]{2,}|-?[0-9]+")
 
@@ -41,20 +45,31 @@ def score(completion, gold):
     }
 
 
-def verify(samples, problems, score_fn, criterion):
-    """The VERDICTS of a SAMPLES table against its problems' gold answers. score_fn is the task's scorer;
-    criterion ("strict", "numeric" or "flexible") picks the scoring that sets `correct`."""
+def score_all(completions, answers, options=None):
+    """score() of each (completion, gold answer) pair: the math tasks' batch scorer (see tpt.tasks)."""
+    return [score(c, a) for c, a in zip(completions, answers)]
+
+
+def verify(samples, problems, task, options):
+    """The VERDICTS of a SAMPLES table against its problems. task: the task module (its score_all scores);
+    options: the config's `verify` section, whose `criterion` picks the scoring that sets `correct`."""
     import pandas as pd
 
+    criterion = options["criterion"]
+    if criterion not in task.SCORINGS:
+        raise ValueError(f"verify.criterion={criterion!r}: this task's scorings are {list(task.SCORINGS)}")
     gold = dict(zip(problems["problem_id"], problems["answer"]))
     unknown = sorted(set(samples["problem_id"]) - gold.keys())
     if unknown:
         raise ValueError(f"{len(unknown)} samples' problems are not in the problems file (first: {unknown[0]}): "
                          "the samples were made from other data; rerun generate")
-    verdicts = pd.DataFrame([score_fn(c, gold[p]) for c, p in zip(samples["completion"], samples["problem_id"])],
-                            index=samples.index)
+    scores = task.score_all(samples["completion"].tolist(), [gold[p] for p in samples["problem_id"]], options)
+    verdicts = pd.DataFrame(scores, index=samples.index)
     verdicts.insert(0, "sample_id", samples["sample_id"])
     verdicts.insert(1, "problem_id", samples["problem_id"])
     verdicts["truncated"] = samples["finish_reason"] == "length"
     verdicts["correct"] = verdicts[f"correct_{criterion}"]
+    for column in VERDICTS.names:  # the columns of the other kind of task stay null
+        if column not in verdicts:
+            verdicts[column] = None
     return verdicts

@@ -1,7 +1,10 @@
+# Verify: score each sample with its task's scorer (math: the final answer; code: the program run on the
+# problem's tests in the sandbox, threads.verify tests at once).
 rule verify:
     input:
         samples=f"{R}/round_{{round}}/{{phase}}/samples.parquet",
         problems=lambda w: problems_path(SPLIT[w.phase]),
+        selftest=[JUDGE_SELFTEST] if CODE_TASK else [],
     output:
         f"{R}/round_{{round}}/{{phase}}/verdicts.parquet",
     log:
@@ -10,6 +13,20 @@ rule verify:
         f"{R}/benchmarks/round_{{round}}/verify_{{phase}}.tsv",
     params:
         task=config["task"],
-        criterion=config["verify"]["criterion"],
+        verify=config["verify"],
+    threads: config["threads"]["verify"]
     script:
         "../scripts/verify.py"
+
+
+# Code tasks: before a run trusts the judge, known-correct programs must pass and known-wrong ones fail the
+# expected way (tpt.code.selftest), in the sandbox the verify jobs will use.
+rule judge_selftest:
+    output:
+        JUDGE_SELFTEST,
+    log:
+        f"{R}/logs/judge_selftest.log",
+    params:
+        code=config["verify"]["code"],
+    script:
+        "../scripts/judge_selftest.py"

@@ -3,9 +3,12 @@ from tpt import artifacts, runlog, tasks, verify
 log = runlog.start(snakemake)
 samples = artifacts.read(snakemake.input.samples, artifacts.SAMPLES)
 problems = artifacts.read(snakemake.input.problems, artifacts.PROBLEMS)
-verdicts = verify.verify(samples, problems, tasks.get(snakemake.params.task["name"]).score,
-                         snakemake.params.criterion)
+options = {**snakemake.params.verify, "workers": snakemake.threads}
+verdicts = verify.verify(samples, problems, tasks.get(snakemake.params.task["name"]), options)
 artifacts.write(verdicts, snakemake.output[0], artifacts.VERDICTS)
 log.info("%d samples: %.1f%% correct (%s), %.1f%% without an answer -> %s", len(verdicts),
-         100 * verdicts["correct"].mean(), snakemake.params.criterion, 100 * (~verdicts["parsed"]).mean(),
+         100 * verdicts["correct"].mean(), options["criterion"], 100 * (~verdicts["parsed"]).mean(),
          snakemake.output[0])
+if verdicts["failure"].notna().any():
+    log.info("judge (%s): %s", verdicts["backend"].iloc[0], verdicts["failure"].replace("", "passed").value_counts()
+             .to_dict())

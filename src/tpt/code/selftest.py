@@ -88,15 +88,24 @@ def run_selftest(problems_path=None, sandbox=None, time_factor=1.0, verbose=True
     finally:
         if own:
             sandbox.close()
-    ok = True
-    for name, fn, want, v in rows:
-        good = v["passed"] if not want else (not v["passed"] and v["failure"] == want)
-        ok &= good
-        if verbose:
-            got = "passed" if v["passed"] else v["failure"]
-            print(f"{'ok  ' if good else 'FAIL'} {name}/{fn}: want {want or 'passed'}, got {got} "
-                  f"({v['tests_passed']}/{v['tests_total']} tests, {v['wall_s']:.2f}s) {v['detail'][:80]}")
+    ok = all(_good(want, v) for _, _, want, v in rows)
+    if verbose:
+        print(report(rows), end="")
     return ok, rows
+
+
+def _good(want, v):
+    return v["passed"] if not want else (not v["passed"] and v["failure"] == want)
+
+
+def report(rows):
+    """One line per check of run_selftest's rows."""
+    lines = []
+    for name, fn, want, v in rows:
+        got = "passed" if v["passed"] else v["failure"]
+        lines.append(f"{'ok  ' if _good(want, v) else 'FAIL'} {name}/{fn}: want {want or 'passed'}, got {got} "
+                     f"({v['tests_passed']}/{v['tests_total']} tests, {v['wall_s']:.2f}s) {v['detail'][:80]}\n")
+    return "".join(lines)
 
 
 def main(argv=None):

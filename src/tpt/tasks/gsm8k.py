@@ -3,13 +3,12 @@
 Loads `openai/gsm8k` (config `main`) through HF `datasets` on machines with a hub, or the official JSONL files
 (`train.jsonl`, `test.jsonl`) or Parquet files with the same fields from a local folder.
 """
-import json
-import os
 from importlib import resources
 
 import pandas as pd
 
-from tpt.verify import score  # noqa: F401  (the task's scorer: GSM8K-format answers)
+from tpt.tasks import read_split
+from tpt.verify import SCORINGS, score_all  # noqa: F401  (the task's scorer: GSM8K-format answers)
 
 # The paper's prompt (Costello et al., 2025, appendix).
 PROMPT = (
@@ -32,36 +31,8 @@ def test500_indices():
     return [int(line) for line in text.split()]
 
 
-def _read_local(folder, split):
-    for name in (f"{split}.jsonl", f"{split}.parquet"):
-        path = os.path.join(folder, name)
-        if os.path.exists(path):
-            break
-    else:
-        raise FileNotFoundError(f"task.source={folder!r} has neither {split}.jsonl nor {split}.parquet: point "
-                                "task.source at a folder with GSM8K's official files, or at a hub dataset id")
-    if path.endswith(".parquet"):
-        return pd.read_parquet(path).to_dict("records"), path
-    rows = []
-    with open(path) as f:
-        for line_no, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}, line {line_no}: not valid JSON ({e})") from None
-    return rows, path
-
-
 def load(split, options):
-    source = options.get("source") or "openai/gsm8k"
-    if os.path.isdir(source):
-        rows, where = _read_local(source, split)
-    elif source.startswith(("/", "./", "../", "~")):
-        raise FileNotFoundError(f"task.source={source!r}: no such folder")
-    else:
-        from datasets import load_dataset
-        rows, where = list(load_dataset(source, "main", split=split)), f"{source} ({split})"
+    rows, where = read_split(options.get("source") or "openai/gsm8k", split, hub_name="main")
     problems = []
     for i, row in enumerate(rows):
         if not isinstance(row.get("question"), str) or not isinstance(row.get("answer"), str):
