@@ -3,6 +3,7 @@ import os
 
 from snakemake.utils import validate
 
+from tpt import tasks
 from tpt.config import check
 
 validate(config, "../schemas/config.schema.yaml")
@@ -10,6 +11,8 @@ check(config)
 
 R = config["results"]
 BUILTIN = config["model"]["base"] == "builtin"
+CODE_TASK = config["task"]["name"] in tasks.CODE_TASKS  # scored by running programs: the judge self-tests first
+JUDGE_SELFTEST = f"{R}/judge/selftest.txt"
 SPLIT = {"think": "train", "eval": "test"}  # which problems each generation phase samples
 
 
