@@ -101,3 +101,33 @@ def test_mbpp_reference_solutions_pass_and_wrong_ones_fail():
     v = mbpp.score_all([noisy, wrong, "no code"], answers[:1] * 3, VERIFY)
     assert [x["failure"] for x in v] == ["", "wrong_answer", "no_code"]
     assert v[1]["tests_passed"] == 0 and v[1]["tests_total"] == 3 and "does not hold" in v[1]["detail"]
+
+
+@needs_data
+@needs_sandbox
+def test_judge_cli_scores_a_parquet_of_completions(tmp_path):
+    import subprocess
+    import sys
+
+    rows = []
+    for folder in ("1613_A", "1619_A", "1619_B"):
+        pid = next(f"codecontests/test/{json.loads(line)['name']}" for line in open(CC)
+                   if json.loads(line)["name"].startswith(folder + "."))
+        for name in sorted(os.listdir(os.path.join(selftest.SOLUTIONS_DIR, folder))):
+            program = open(os.path.join(selftest.SOLUTIONS_DIR, folder, name)).read()
+            rows.append({"problem_id": pid, "completion": _fenced(program), "want": selftest.expected_kind(name)})
+    rows.append({"problem_id": rows[0]["problem_id"], "completion": "no code at all", "want": "no_code"})
+    pd.DataFrame(rows).to_parquet(tmp_path / "completions.parquet")
+    cli = os.path.join(os.path.dirname(sys.executable), "tpt-judge")
+    run = subprocess.run([cli, str(tmp_path / "completions.parquet"), "--task", "codecontests", "--source", CC,
+                          "--out", str(tmp_path / "verdicts.parquet")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    v = artifacts.read(str(tmp_path / "verdicts.parquet"), artifacts.VERDICTS)
+    assert v["failure"].tolist() == [r["want"] for r in rows]
+    assert v["sample_id"].iloc[0] == rows[0]["problem_id"] + "/0"
+    assert f"{len(rows)} completions of 3 problems" in run.stdout and "no_code" in run.stdout
+
+    pd.DataFrame({"problem_id": ["x"], "text": ["y"]}).to_parquet(tmp_path / "bad.parquet")
+    bad = subprocess.run([cli, str(tmp_path / "bad.parquet"), "--task", "mbpp", "--source", MBPP],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "needs the columns problem_id and completion" in bad.stderr

@@ -1,4 +1,5 @@
 """End-to-end runs of the Snakemake workflow on a tiny config, one per sampling backend."""
+import json
 import os
 import subprocess
 import sys
@@ -7,9 +8,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import SHARED_DATA
 from tpt import artifacts
+from tpt.code.judge import FAILURE_KINDS
+from tpt.code.sandbox import available_backends
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CODECONTESTS = os.path.join(SHARED_DATA, "codecontests", "sample.jsonl")
 SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
 
 TINY = {
@@ -141,3 +146,55 @@ def test_snakemake_killed_during_finetune_resumes_from_a_checkpoint(tmp_path):
     a = load_file(str(tmp_path / "results/models/round_1/model.safetensors"))
     b = load_file(str(straight / "results/models/round_1/model.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
+
+
+@pytest.fixture(scope="module")
+def tiny_code_model(tmp_path_factory):
+    """A tiny random Llama whose word-level tokenizer knows the CodeContests sample's words and the self-test
+    programs, with room for long problem statements (random weights: it scores about zero)."""
+    from tpt import tiny, train
+    from tpt.code import selftest
+
+    texts = [json.loads(line)["description"] for line in open(CODECONTESTS)]
+    for folder, _, files in os.walk(selftest.SOLUTIONS_DIR):
+        texts += ["```python\n" + open(os.path.join(folder, f)).read() + "```" for f in files if f.endswith(".py")]
+    tokenizer = tiny.build_tokenizer(texts)
+    model = tiny.build_model(tokenizer, hidden_size=64, intermediate_size=128, num_layers=1, num_heads=2,
+                             max_length=4096)
+    path = str(tmp_path_factory.mktemp("models") / "tiny-code")
+    train.save_model(model, tokenizer, path)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists(CODECONTESTS), reason="no ../shared/data")
+@pytest.mark.skipif(not available_backends(), reason="no isolating sandbox backend here")
+def test_code_task_end_to_end(tmp_path, tiny_code_model):
+    """One round of the loop on CodeContests: the same rules, the task's own loader, prompt and judge."""
+    config = _merge(TINY, {
+        "task": {"name": "codecontests", "source": CODECONTESTS},
+        "model": {"base": tiny_code_model},
+        "think": {"n": 2, "max_new_tokens": 24, "problems_per_round": 6, "temperature": 1.0},
+        "eval": {"n": 2, "max_new_tokens": 24},
+        "finetune": {"max_length": 4096},
+        "threads": {"verify": 2},
+    })
+    run = snakemake(tmp_path, config)
+    assert run.returncode == 0, run.stderr[-3000:]
+    res = tmp_path / "results"
+    assert "ok   builtin_pair_sums/correct.py" in (res / "judge/selftest.txt").read_text()
+    test = artifacts.read(str(res / "data/test.parquet"), artifacts.PROBLEMS)
+    assert test["problem_id"].str.startswith("codecontests/test/").all() and len(test) == 47  # 3 show images
+    for phase, round_, count in [("think", 1, 6 * 2), ("eval", 0, 47 * 2), ("eval", 1, 47 * 2)]:
+        samples = artifacts.read(str(res / f"round_{round_}/{phase}/samples.parquet"), artifacts.SAMPLES)
+        verdicts = artifacts.read(str(res / f"round_{round_}/{phase}/verdicts.parquet"), artifacts.VERDICTS)
+        assert len(samples) == len(verdicts) == count
+        assert "complete Python 3 program" in samples["prompt"].iloc[0]
+        assert set(verdicts["failure"]) <= {"", *FAILURE_KINDS}
+        assert (verdicts["parsed"] == (verdicts["failure"] != "no_code")).all()
+        assert verdicts["backend"].str.endswith("+fork").all() and (verdicts["tests_total"] > 0).all()
+        assert verdicts["correct_numeric"].isna().all() and verdicts["answer_strict"].isna().all()
+    m = artifacts.read(str(res / "round_1/eval/metrics.parquet"), artifacts.METRICS)
+    assert {"pass@k_strict", "wrong_answer_rate", "time_limit_rate"} <= set(m["metric"])
+    assert "Pass@1 numeric" not in (res / "report/summary.md").read_text()
+    assert (res / "models/round_1/model.safetensors").exists()

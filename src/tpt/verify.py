@@ -61,8 +61,9 @@ def verify(samples, problems, task, options):
     gold = dict(zip(problems["problem_id"], problems["answer"]))
     unknown = sorted(set(samples["problem_id"]) - gold.keys())
     if unknown:
-        raise ValueError(f"{len(unknown)} samples' problems are not in the problems file (first: {unknown[0]}): "
-                         "the samples were made from other data; rerun generate")
+        raise ValueError(f"{len(unknown)} samples' problems are not among the problems (first: {unknown[0]!r}; "
+                         f"the problems' ids look like {problems['problem_id'].iloc[0]!r}): the samples were made "
+                         "from other data (in the workflow: rerun generate)")
     scores = task.score_all(samples["completion"].tolist(), [gold[p] for p in samples["problem_id"]], options)
     verdicts = pd.DataFrame(scores, index=samples.index)
     verdicts.insert(0, "sample_id", samples["sample_id"])
