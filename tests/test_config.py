@@ -8,6 +8,7 @@ import yaml
 from snakemake.utils import validate
 
 from test_workflow import REPO, TINY, _merge, snakemake
+from tpt import tasks
 from tpt.config import ConfigError, check
 
 SCHEMA = os.path.join(REPO, "workflow", "schemas", "config.schema.yaml")
@@ -77,5 +78,9 @@ def test_each_paper_preset_plans_its_rounds(tmp_path, preset):
     assert run.returncode == 0, run.stderr[-2000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout + run.stderr, re.M))
     rounds = config["rounds"]
-    assert jobs["finetune"] == str(rounds) and jobs["generate"] == str(2 * rounds + 1)
+    shards = {phase: config.get(phase, {}).get("shards", 1) for phase in ("think", "eval")}
+    assert jobs["finetune"] == str(rounds) and jobs["verify"] == str(2 * rounds + 1)
+    assert jobs["generate"] == str(rounds * shards["think"] + (rounds + 1) * shards["eval"])
+    # code tasks: the judge proves itself once before any verdict
+    assert jobs.get("judge_selftest") == ("1" if config["task"]["name"] in tasks.CODE_TASKS else None)
     assert "base_model" not in jobs  # a hub model needs no local base model
