@@ -1,4 +1,5 @@
 """End-to-end runs of the Snakemake workflow on a tiny config, one per sampling backend."""
+import base64
 import json
 import os
 import subprocess
@@ -103,31 +104,71 @@ def test_sharded_sampling_writes_the_same_artifact_as_one_job(tmp_path):
     pd.testing.assert_frame_equal(frames[0], frames[1])
 
 
-@pytest.mark.slow
-def test_snakemake_killed_during_finetune_resumes_from_a_checkpoint(tmp_path):
-    """SIGKILL the whole Snakemake process group mid fine-tune, rerun the same command: the run completes, the
-    fine-tune resumes from its newest checkpoint, and finished artifacts are kept as they were."""
+def kill_snakemake_when(workdir, config, ready, what):
+    """Start the workflow in workdir, SIGKILL Snakemake's whole process group (its jobs too) as soon as ready()
+    is true, and return. Fails if ready() never became true while the run was going."""
     import signal
     import time
 
+    with open(workdir / "test-config.yaml", "w") as f:
+        yaml.safe_dump(config, f)
+    cmd = [SNAKEMAKE, "-s", os.path.join(REPO, "Snakefile"), "-d", str(workdir), "--configfile",
+           str(workdir / "test-config.yaml"), "--cores", "2"]
+    run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 600
+    while not ready() and time.time() < deadline and run.poll() is None:
+        time.sleep(0.1)
+    assert ready(), f"the run never got to the point of the kill: {what}"
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+
+
+@pytest.mark.slow
+def test_snakemake_killed_during_generation_reruns_only_the_unfinished_shards(tmp_path, tiny_model):
+    """SIGKILL Snakemake while sharded sampling runs: the rerun keeps the finished shards as they were, redoes the
+    others, and ends with the same samples and metrics as a run that was never killed (same seeds)."""
+    config = _merge(TINY, {"model": {"base": tiny_model}, "task": {"arith": {"test_problems": 24}},
+                           "eval": {"n": 4, "max_new_tokens": 32, "shards": 4}})
+    target = "results/round_0/eval/metrics.parquet"
+    shards = tmp_path / "results/round_0/eval/shards"
+
+    def finished():
+        """The shard files whose job Snakemake has recorded as complete (it keeps an `incomplete` marker, named by
+        the output path in urlsafe base64, from a job's start until it has seen the job succeed)."""
+        marker = lambda p: tmp_path / ".snakemake/incomplete" / base64.urlsafe_b64encode(  # noqa: E731
+            str(p.relative_to(tmp_path)).encode()).decode()
+        return [p for p in sorted(shards.glob("samples_*.parquet")) if not marker(p).exists()]
+
+    kill_snakemake_when(tmp_path, config, lambda: 1 <= len(finished()) < 4, "one shard done, not all")
+    kept = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in finished()}
+
+    assert snakemake(tmp_path, config, "--unlock").returncode == 0
+    again = snakemake(tmp_path, config, "--rerun-incomplete", target)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in finished() if p.name in kept} == kept
+    assert len(finished()) == 4
+
+    straight = tmp_path / "straight"
+    straight.mkdir()
+    assert snakemake(straight, config, target).returncode == 0
+    for artifact, schema in [("samples.parquet", artifacts.SAMPLES), ("metrics.parquet", artifacts.METRICS)]:
+        pd.testing.assert_frame_equal(artifacts.read(str(tmp_path / "results/round_0/eval" / artifact), schema),
+                                      artifacts.read(str(straight / "results/round_0/eval" / artifact), schema))
+
+
+@pytest.mark.slow
+def test_snakemake_killed_during_finetune_resumes_from_a_checkpoint(tmp_path):
+    """SIGKILL the whole Snakemake process group mid fine-tune, rerun the same command: the run completes, the
+    fine-tune resumes from its newest checkpoint, finished artifacts are kept as they were, and the model and
+    metrics equal those of a run that was never killed."""
     import torch
     from safetensors.torch import load_file
 
     config = _merge(TINY, {"finetune": {"epochs": 40, "batch_size": 1, "save_steps": 5}})
-    with open(tmp_path / "test-config.yaml", "w") as f:
-        yaml.safe_dump(config, f)
-    cmd = [SNAKEMAKE, "-s", os.path.join(REPO, "Snakefile"), "-d", str(tmp_path), "--configfile",
-           str(tmp_path / "test-config.yaml"), "--cores", "2"]
-    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     scratch = tmp_path / "results/scratch/finetune/round_1"
-    deadline = time.time() + 600
     # kill once a complete checkpoint exists (the kill may land while the next one is being written)
-    while not list(scratch.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline \
-            and first.poll() is None:
-        time.sleep(0.2)
-    assert list(scratch.glob("checkpoint-*/trainer_state.json")), "the fine-tune never wrote a checkpoint"
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait()
+    kill_snakemake_when(tmp_path, config, lambda: list(scratch.glob("checkpoint-*/trainer_state.json")),
+                        "the fine-tune wrote a checkpoint")
     assert not (tmp_path / "results/models/round_1/model.safetensors").exists()
     samples = tmp_path / "results/round_1/think/samples.parquet"
     before = (samples.stat().st_mtime_ns, samples.read_bytes())
@@ -146,6 +187,10 @@ def test_snakemake_killed_during_finetune_resumes_from_a_checkpoint(tmp_path):
     a = load_file(str(tmp_path / "results/models/round_1/model.safetensors"))
     b = load_file(str(straight / "results/models/round_1/model.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
+    for round_ in (0, 1):
+        m = [artifacts.read(str(d / f"results/round_{round_}/eval/metrics.parquet"), artifacts.METRICS)
+             for d in (tmp_path, straight)]
+        pd.testing.assert_frame_equal(*m)
 
 
 @pytest.fixture(scope="module")
