@@ -1,11 +1,16 @@
 """The sandbox: hostile programs end as failed runs and leave the host untouched.
 
-Needs an isolating backend (root on Linux for "unshare"); those tests are skipped otherwise. The
-refusal test runs everywhere.
+Needs an isolating backend ("unshare" as root, "userns" otherwise); those tests are skipped without one.
+The "userns" backend is tested as an unprivileged user (nobody) by a driver started from root; skipped
+when not root. The refusal tests run everywhere.
 """
 
+import json
 import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
 import warnings
 
@@ -64,14 +69,15 @@ def assert_server_healthy(box):
 # ----------------------------------------------------------------------------- refusal
 
 def test_refuses_without_isolation(monkeypatch):
-    monkeypatch.setattr(S, "_PROBE", {"unshare": "forced off for this test"})
+    monkeypatch.setattr(S, "_PROBE", {"unshare": "forced off for this test", "userns": "forced off too"})
     assert S.available_backends() == []
-    with pytest.raises(S.SandboxUnavailable, match="refusing to run untrusted programs"):
+    with pytest.raises(S.SandboxUnavailable, match="refusing to run untrusted programs.*forced off too"):
         S.Sandbox()
     with pytest.raises(S.SandboxUnavailable, match="allow_unsafe"):
         S.Sandbox(backend="none")
-    with pytest.raises(S.SandboxUnavailable, match="does not work here"):
-        S.Sandbox(backend="unshare")
+    for backend in ("unshare", "userns"):
+        with pytest.raises(S.SandboxUnavailable, match="does not work here"):
+            S.Sandbox(backend=backend)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         box = S.Sandbox(allow_unsafe=True)
@@ -81,6 +87,21 @@ def test_refuses_without_isolation(monkeypatch):
         assert r.stdout == b"42\n" and r.backend == "none+fork"
     finally:
         box.close()
+
+
+def test_probe_says_why_userns_is_unavailable(monkeypatch):
+    # as a user (not root) whose kernel refuses the user namespace: the reason names the sysctl that does it
+    def refused(*args):
+        raise S.SandboxError("sandbox server failed to start: unshare: [Errno 1] Operation not permitted")
+    monkeypatch.setattr(S.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(S, "_Server", refused)
+    monkeypatch.setattr(S, "_USERNS_SYSCTLS", (("kernel/ostype", "Linux"),))  # a sysctl that exists, as "off"
+    why = S._probe_backend("userns")
+    assert "Operation not permitted" in why and "switched off: sysctl kernel.ostype = Linux" in why
+    assert "needs root" in S._probe_backend("unshare")
+    # and too old a kernel for per-namespace process limits
+    monkeypatch.setattr(S.os, "uname", lambda: os.uname_result(("Linux", "h", "5.10.0-8-amd64", "", "x86_64")))
+    assert "needs Linux >= 5.14" in S._probe_backend("userns")
 
 
 @needs_sandbox
@@ -113,7 +134,7 @@ def test_environment_is_minimal_no_secrets(sb):
     r = run(sb, "import os\nprint(sorted(os.environ))\nprint(os.environ.get('TPT_FAKE_SECRET'))")
     assert b"hunter2" not in r.stdout + r.stderr  # ... the program does not
     assert r.stdout.decode().splitlines()[0] == "['LANG', 'PATH']"
-    v = judge("import os\nprint(os.environ['TPT_FAKE_SECRET'])", [("", "hunter2-do-not-leak\n")], 0.5, 256 * MB,
+    v = judge("import os\nprint(os.environ['TPT_FAKE_SECRET'])", [("", "hunter2-do-not-leak\n")], 2.0, 256 * MB,
               sandbox=sb)
     assert not v["passed"] and v["failure"] == "runtime_error"  # KeyError
 
@@ -123,7 +144,7 @@ def test_cannot_read_home_or_project(sb):
     assert os.path.isfile(HERE)
     for path in ["/root", "/root/.bashrc", HERE, os.path.join(PROJECT, "src", "tpt", "__init__.py")]:
         prog = f"import os\np = {path!r}\nprint(os.listdir(p) if os.path.isdir(p) else open(p).read())"
-        v = judge(prog, [("", "anything\n")], 0.5, 256 * MB, sandbox=sb)
+        v = judge(prog, [("", "anything\n")], 2.0, 256 * MB, sandbox=sb)
         assert not v["passed"] and v["failure"] == "runtime_error", (path, v)
         assert "FileNotFoundError" in v["detail"] or "PermissionError" in v["detail"], v
 
@@ -134,7 +155,7 @@ def test_cannot_write_outside_work_dir(sb, tmp_path):
                "/usr/PWNED_BY_SANDBOX_TEST", str(tmp_path / "pwned")]
     for t in targets:
         prog = f"open({t!r}, 'w').write('x')\nprint('written')"
-        v = judge(prog, [("", "written\n")], 0.5, 256 * MB, sandbox=sb)
+        v = judge(prog, [("", "written\n")], 2.0, 256 * MB, sandbox=sb)
         assert not v["passed"] and v["failure"] == "runtime_error", (t, v)
         assert not os.path.exists(t)
     # its own work dir is writable, and emptied before the next test
@@ -280,3 +301,158 @@ def test_parallel_runs_are_isolated_from_each_other():
         assert rb.stdout == b"done\n"
         assert ra.exit_code == 0 and ra.stdout == b"1\n"  # PID 1 of its own namespace, untouched
         assert len(box._all) == 2 and len(server_uids(box)) == 2
+
+
+@needs_sandbox
+def test_deeply_nested_directories_are_cleaned_up(sb):
+    # deeper than the recursion limit and longer than PATH_MAX: the next test still gets an empty work dir
+    prog = "import os\nfor i in range(3000):\n    os.mkdir('d' * 20)\n    os.chdir('d' * 20)\nopen('f', 'w').write('x')\nprint('deep')"
+    r = run(sb, prog, tl=5.0)
+    assert r.exit_code == 0 and r.stdout == b"deep\n", r.stderr
+    r = run(sb, "import os\nprint(sorted(os.listdir('.')))")
+    assert r.stdout == b"['prog.py']\n"
+
+
+# ----------------------------------------------------------------------------- the "userns" backend, as nobody
+
+# Runs as nobody (uid 65534), with the project on PYTHONPATH. Prints one JSON object: the backends it found,
+# and every check that failed ([] if none). Host files it must not reach: this test file and /etc/passwd
+# (readable by nobody outside the sandbox), /root, and a file of nobody's own in a directory of nobody's own.
+USERNS_DRIVER = r"""
+import json, os, socket, sys, time
+from tpt.code import sandbox as S
+from tpt.code.judge import judge
+
+HERE, OWN_DIR = sys.argv[1], sys.argv[2]
+MB = 1 << 20
+out = {"probe": S._probe(), "failures": []}
+def check(ok, what):
+    if not ok:
+        out["failures"].append(what)
+
+def descendants(pid):
+    # every process below `pid`, from the host's /proc
+    children = {}
+    for p in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(p))
+        except (OSError, ValueError, IndexError):
+            pass
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+def leftovers(box):
+    # a server is two processes (outside and inside its namespaces): anything more outlived its test
+    return {srv.proc.pid: len(descendants(srv.proc.pid)) - 1 for srv in box._all if len(descendants(srv.proc.pid)) != 1}
+
+secret = os.path.join(OWN_DIR, "secret.txt")
+with open(secret, "w") as f:
+    f.write("nobody's own secret")
+os.chmod(secret, 0o600)
+os.environ["TPT_FAKE_SECRET"] = "hunter2-do-not-leak"
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(5)
+listener.setblocking(False)
+port = listener.getsockname()[1]
+
+for mode in ("fork", "exec"):
+    with S.Sandbox(mode=mode, nproc=8) as box:  # "auto"
+        check(box.name == f"userns+{mode}", f"auto picked {box.name}")
+        def failed(prog, kind, tl=2.0, mem=256 * MB, expected="anything\n"):
+            v = judge(prog, [("", expected)], tl, mem, sandbox=box)
+            check(not v["passed"] and v["failure"] == kind and v["backend"] == f"userns+{mode}",
+                  f"{mode}: {prog[:60]!r} gave {v['failure']} {v['detail']!r} {v['backend']}, not {kind}")
+            return v
+        r = box.run("import os\nprint(os.getuid(), os.geteuid())\nprint(sorted(os.listdir('/')))", "", time_limit_s=2)
+        ids, root = r.stdout.decode().splitlines()
+        check(ids == f"{os.getuid()} {os.getuid()}", f"{mode}: runs as {ids}")
+        check(not {"root", "home", "work", "proc", "sys"} & set(eval(root)), f"{mode}: sees {root}")
+        # no capabilities in its user namespace, and no way to get them back
+        for prog in ["import socket\nsocket.sethostname('x')", "import os\nos.setuid(0)",
+                     "import os\nos.chroot('/tmp')", "import os\nos.execv('/usr/bin/python3', ['python3', '-c', "
+                     "'import socket; socket.sethostname(\"x\")'])"]:
+            failed(prog, "runtime_error")
+        # the host's files, and the user's own
+        for path in [HERE, "/etc/passwd", "/root", secret, OWN_DIR]:
+            failed(f"import os\np = {path!r}\nprint(os.listdir(p) if os.path.isdir(p) else open(p).read())",
+                   "runtime_error")
+        for path in [os.path.join(OWN_DIR, "pwned"), "/usr/pwned", os.path.join(os.path.dirname(HERE), "pwned")]:
+            failed(f"open({path!r}, 'w').write('x')\nprint('written')", "runtime_error", expected="written\n")
+            check(not os.path.exists(path), f"{mode}: wrote {path}")
+        # the network
+        failed(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\nprint('in')", "runtime_error")
+        failed("import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=1)\nprint('out')", "runtime_error")
+        try:
+            listener.accept()
+            check(False, f"{mode}: a program reached the host's network")
+        except BlockingIOError:
+            pass
+        # secrets in the environment
+        r = box.run("import os\nprint(sorted(os.environ), os.environ.get('TPT_FAKE_SECRET'))", "", time_limit_s=2)
+        check(r.stdout == b"['LANG', 'PATH'] None\n", f"{mode}: environment {r.stdout!r}")
+        # resources: fork bomb (and the process limit itself), memory, time, output
+        r = box.run("import os, time\nn = 0\nfor i in range(50):\n    try:\n        pid = os.fork()\n"
+                    "    except OSError:\n        break\n    if pid == 0:\n        time.sleep(5)\n        os._exit(0)\n"
+                    "    n += 1\nprint(n)", "", time_limit_s=3)
+        check(r.stdout == b"7\n", f"{mode}: with nproc=8 a program forked {r.stdout!r} {r.stderr[-200:]!r}")
+        check(not leftovers(box), f"{mode}: processes left after a test: {leftovers(box)}")
+        failed("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", "time_limit", tl=1.0)
+        check(not leftovers(box), f"{mode}: processes left after the fork bomb: {leftovers(box)}")
+        failed("x = bytearray(4 * 10**9)", "memory_limit", mem=128 * MB)
+        failed("a = []\nwhile True:\n    a.append(bytearray(10**7))", "memory_limit", mem=128 * MB)
+        t0 = time.monotonic()
+        failed("while True: pass", "time_limit", tl=0.5)
+        failed("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)", "wrong_answer")
+        check(time.monotonic() - t0 < 5, f"{mode}: time and output limits took {time.monotonic() - t0:.1f}s")
+        # processes: killing its parent, a detached process that outlives the test
+        servers = [srv.proc.pid for srv in box._all]
+        failed("import os, signal\nfor pid in (os.getppid(), 1, -1, 0):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
+               "    except OSError:\n        pass\nprint('parent killed')", "wrong_answer")
+        check(all(srv.proc.poll() is None for srv in box._all if srv.proc.pid in servers), f"{mode}: a server died")
+        failed("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(0.3)\n"
+               "        print(42, flush=True)\n        time.sleep(30)\n    os._exit(0)\nos._exit(0)", "wrong_answer",
+               expected="42\n")
+        time.sleep(0.5)
+        check(not leftovers(box), f"{mode}: a detached process outlived its test: {leftovers(box)}")
+        r = box.run("print(int(input()) + 1)", "41\n", time_limit_s=2)
+        check(r.stdout == b"42\n", f"{mode}: server unhealthy after all that: {r}")
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture
+def nobody_dir():
+    # a directory of nobody's own (pytest's tmp_path lies under a directory private to root)
+    d = tempfile.mkdtemp(prefix="tpt-userns-test-")
+    os.chown(d, 65534, 65534)
+    yield d
+    shutil.rmtree(d)
+
+
+def test_userns_backend_as_unprivileged_user(nobody_dir):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to start the unprivileged driver (setpriv to nobody); as a user, the other tests "
+                    "of this file already run on the 'userns' backend")
+    if not shutil.which("setpriv") or not os.path.exists(S.SANDBOX_PYTHON):
+        pytest.skip(f"needs setpriv and {S.SANDBOX_PYTHON}")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.path.join(PROJECT, "src"), "LANG": "C.UTF-8"}
+    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", S.SANDBOX_PYTHON]
+    p = subprocess.run(cmd + ["-c", "import tpt.code.sandbox"], env=env, cwd="/", capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"nobody cannot import the project from {PROJECT}: {p.stderr[-300:]}")
+    p = subprocess.run(cmd + ["-c", USERNS_DRIVER, HERE, nobody_dir], env=env, cwd="/", capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    if out["probe"].get("userns"):
+        pytest.skip(f"unprivileged user namespaces do not work here: {out['probe']['userns']}")
+    assert list(out["probe"]) == ["userns", "unshare"] and "needs root" in out["probe"]["unshare"]
+    assert out["failures"] == []
+    assert not os.path.exists(os.path.join(PROJECT, "tests", "pwned")) and os.listdir(nobody_dir) == ["secret.txt"]

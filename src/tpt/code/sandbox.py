@@ -2,11 +2,11 @@
 
 How it works
 ------------
-The host (this module, imported by the judge) starts one *sandbox server* per worker:
-this very file, executed as a script by a system Python interpreter. As root, the server
+The host (this module, imported by the judge) starts one *sandbox server* per worker: this very file,
+executed as a script by a system Python interpreter. The server
 
-  1. unshare()s new mount, network, IPC, UTS and PID namespaces (no network: only a
-     loopback device that is down),
+  1. unshare()s new mount, network, IPC, UTS and PID namespaces (no network: only a loopback device that
+     is down), and with the "userns" backend a new user namespace as well (see Backends),
   2. builds a minimal root filesystem on a tmpfs (read-only, nosuid, nodev binds of /usr, the
      interpreter's prefix, /etc/ld.so.cache and a few /dev nodes) and pivot_root()s into it,
      detaching the old root: /root, /home, /work and the project directory do not exist in there,
@@ -15,11 +15,11 @@ this very file, executed as a script by a system Python interpreter. As root, th
 
 For each request the server forks the program process as PID 1 of a fresh PID namespace: when it
 exits or is killed, the kernel kills every process it left behind, so nothing outlives a test.
-The program process starts a new session, drops to an unprivileged uid/gid private to its server
-(no supplementary groups, no capabilities, no_new_privs), sets rlimits (CPU, address space, file
-size, processes, open files, no core dumps), has a minimal environment and only fds 0-2 (stdin,
-stdout and stderr are anonymous memory files; RLIMIT_FSIZE caps the output), runs in /tmp (a
-size-limited tmpfs emptied after every test, the only writable place) and then either
+The program process starts a new session, becomes unprivileged (see Backends; no capabilities,
+no_new_privs), sets rlimits (CPU, address space, file size, processes, open files, no core dumps),
+has a minimal environment and only fds 0-2 (stdin, stdout and stderr are anonymous memory files;
+RLIMIT_FSIZE caps the output), runs in /tmp (a size-limited tmpfs emptied after every test, the only
+writable place) and then either
 
   - mode "exec": execve()s a fresh `python3 /tmp/prog.py` (the plain runner, the reference), or
   - mode "fork": runs the program in the already-warm interpreter it was forked from, via
@@ -34,9 +34,28 @@ sends *itself* (os.kill(os.getpid(), ...), also from kill(0, ...)) whose action 
 one are ignored by the kernel; signals from the kernel (a real SIGSEGV, the CPU limit) and from
 the judge (SIGKILL on timeout) work as usual. Both modes behave the same way here.
 
-Backends: "unshare" (the above; needs root) and "none" (no isolation: same runner, rlimits and
-uid drop if root, but no namespaces; only with allow_unsafe=True). available_backends() lists
-the isolating backends that actually work on this machine (probed once, by running a program).
+Backends
+--------
+  "unshare"  as root. The server is root in its namespaces; each program process drops to a uid/gid
+             private to its server (no supplementary groups, hence no capabilities) and RLIMIT_NPROC
+             counts that uid's processes only.
+  "userns"   for users who are not root (most cluster users): the server also unshare()s a new user
+             namespace into which only the user's own uid and gid are mapped (to themselves). Inside it
+             the server holds capabilities (the mounts need them; they are worth nothing outside the
+             namespace) and each program process drops all of them: it runs as the user's uid, which is
+             not 0 in there, so no execve() can give capabilities back (no_new_privs ignores file
+             capabilities), and the user's files are out of reach because they are not in its root.
+             The user's supplementary groups stay (an unprivileged user namespace cannot drop them;
+             they show as the overflow gid). RLIMIT_NPROC counts per user namespace (Linux >= 5.14):
+             the limit covers the program's processes plus the two of the server (same uid, same
+             namespace). Needs unprivileged user namespaces, which some systems switch off
+             (sysctls user.max_user_namespaces, kernel.unprivileged_userns_clone,
+             kernel.apparmor_restrict_unprivileged_userns): the probe says which.
+  "none"     no isolation (same runner, rlimits and uid drop if root, but no namespaces); only with
+             allow_unsafe=True.
+available_backends() lists the isolating backends that actually work on this machine (probed once,
+by running a program that checks what it can see and do); "auto" takes the first one: "unshare" as
+root, "userns" otherwise.
 """
 
 import _thread
@@ -44,19 +63,17 @@ import ctypes
 import itertools
 import json
 import os
-import platform
 import resource
 import select
-import shutil
 import signal
 import struct
 import sys
-import tempfile
 import time
 
-# Host-only imports (subprocess, threading, warnings) happen inside the host functions: the server
-# is this file run as a script, and every module it holds makes each fork slower (importing
-# `threading` alone adds ~0.25 ms per fork through its at-fork hooks).
+# Host-only imports (subprocess, tempfile, threading, warnings) happen inside the functions that need
+# them: the server is this file run as a script, and every module it holds makes each fork slower.
+# Modules that register at-fork hooks are the worst: `threading` adds ~0.25 ms per fork, `random`
+# (also imported by `tempfile`) ~0.1 ms, as it reseeds itself in every child.
 
 # -----------------------------------------------------------------------------
 # defaults
@@ -68,20 +85,23 @@ DEFAULT_NOFILE = 64  # max open files per test
 STDERR_TAIL = 4096  # bytes of stderr kept (the end)
 SCRATCH_BYTES = 64 << 20  # size of the tmpfs work dir: room for files the program writes (stdio is apart)
 MIN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}  # the program's whole environment
-# modules a fork-mode server imports once, so forked programs get them for free
-# (not threading/queue: see the note on imports above; programs that need them import them)
+# modules a fork-mode server imports once, so forked programs get them for free (each adds ~10 us to
+# every fork; not threading, random or statistics, which imports random: see the note on imports above;
+# programs that need them import them, and `random` then seeds itself from the kernel as usual)
 PREIMPORT = ("math", "collections", "itertools", "heapq", "bisect", "functools", "re", "string",
-             "random", "decimal", "fractions", "operator", "copy", "typing", "array", "io", "time",
-             "statistics", "datetime", "types", "atexit", "linecache")
+             "decimal", "fractions", "operator", "copy", "typing", "array", "io", "time",
+             "datetime", "types", "atexit", "linecache")
+USERNS_SERVER_PROCS = 2  # processes of the "userns" server that count against the programs' RLIMIT_NPROC
 
 # linux constants (x86_64 / aarch64 agree on these)
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 32, 4096, 8192, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine())
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine)
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
 class SandboxError(RuntimeError):
@@ -148,10 +168,22 @@ def _recv(fd, deadline=None):
 # =============================================================================
 # SERVER SIDE: everything below until "HOST SIDE" runs inside the sandbox server process.
 
-def _setup_namespaces_and_root(libc, extra_ro_dirs, uid):
-    """As root: new namespaces, then pivot_root into a minimal read-only root. Returns in the child
-    that is PID 1 of the new PID namespace (the parent just waits and relays its exit status)."""
-    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID), "unshare")
+def _setup_namespaces_and_root(libc, extra_ro_dirs, cfg):
+    """New namespaces, then pivot_root into a minimal read-only root. As root ("unshare"), or as the
+    user's own uid mapped into a new user namespace ("userns"). Returns in the child that is PID 1 of
+    the new PID namespace (the parent just waits and relays its exit status)."""
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID
+    if cfg["backend"] == "userns":
+        flags |= CLONE_NEWUSER
+    _check(libc.unshare(flags), "unshare")
+    if cfg["backend"] == "userns":  # map our own uid and gid, nothing else (all an unprivileged user may map)
+        for name, line in (("setgroups", "deny"), ("uid_map", f"{cfg['uid']} {cfg['uid']} 1"),
+                           ("gid_map", f"{cfg['gid']} {cfg['gid']} 1")):
+            fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
     pid = os.fork()
     if pid:  # outer process: stay outside, wait for the server, pass its status on
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -168,7 +200,13 @@ def _setup_namespaces_and_root(libc, extra_ro_dirs, uid):
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
     new = "/tmp"
     _mount(libc, "tpt-root", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+
+    def bind(src, dst, remount_flags):
+        _mount(libc, src, dst, None, MS_BIND | MS_REC)
+        # in a user namespace the flags of the mounts we inherited are locked: a remount must keep them
+        if os.statvfs(src).f_flag & os.ST_NOEXEC:
+            remount_flags |= MS_NOEXEC
+        _mount(libc, None, dst, None, MS_BIND | MS_REMOUNT | remount_flags)
 
     def bind_ro(src, is_dir=True):
         dst = new + src
@@ -177,8 +215,7 @@ def _setup_namespaces_and_root(libc, extra_ro_dirs, uid):
         else:
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             open(dst, "a").close()
-        _mount(libc, src, dst, None, MS_BIND | MS_REC)
-        _mount(libc, None, dst, None, ro)
+        bind(src, dst, MS_RDONLY | MS_NOSUID | MS_NODEV)
 
     bind_ro("/usr")
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
@@ -194,15 +231,14 @@ def _setup_namespaces_and_root(libc, extra_ro_dirs, uid):
     os.makedirs(new + "/dev")
     for dev in ("null", "zero", "full", "random", "urandom"):
         open(new + "/dev/" + dev, "a").close()
-        _mount(libc, "/dev/" + dev, new + "/dev/" + dev, None, MS_BIND)
-        _mount(libc, None, new + "/dev/" + dev, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NOEXEC)
+        bind("/dev/" + dev, new + "/dev/" + dev, MS_NOSUID | MS_NOEXEC)
     os.mkdir(new + "/tmp")
     # pivot_root(".", "."): the old root ends up stacked under the new one; detach it completely
     os.chdir(new)
     if SYS_PIVOT_ROOT is not None:
         _check(libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
         _check(libc.umount2(b".", MNT_DETACH), "umount old root")
-    else:  # unknown arch: move + chroot (we drop root before running programs, so no chroot escape)
+    else:  # unknown arch: move + chroot (programs run without capabilities, so no chroot escape)
         _mount(libc, ".", "/", None, MS_MOVE)
         os.chroot(".")
     os.chdir("/")
@@ -210,16 +246,19 @@ def _setup_namespaces_and_root(libc, extra_ro_dirs, uid):
     # the only writable place: a size-limited tmpfs on /tmp owned by the program uid; the program's
     # work dir, emptied after each test (tests of one server run one at a time)
     _mount(libc, "tpt-work", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-           f"size={SCRATCH_BYTES},nr_inodes=4096,mode=0700,uid={uid},gid={uid}")
-    try:
-        import socket
-        socket.sethostname("sandbox")
-    except Exception:
-        pass
+           f"size={SCRATCH_BYTES},nr_inodes=4096,mode=0700,uid={cfg['uid']},gid={cfg['gid']}")
+    libc.sethostname(b"sandbox", 7)  # (best effort: the UTS namespace is ours either way)
     return pidns_fd
 
 
-def _set_limits(req, uid, is_root):
+def _drop_capabilities(libc):
+    """Empty effective, permitted and inheritable capability sets (this also empties the ambient set)."""
+    header = struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0)
+    data = bytes(24)  # two {effective, permitted, inheritable} words: capabilities 0-31 and 32-63
+    _check(libc.capset(header, data), "capset")
+
+
+def _set_limits(libc, req, cfg):
     """In the program process, before it runs: rlimits, then drop privileges."""
     cpu = int(req["cpu_limit"]) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
@@ -228,8 +267,15 @@ def _set_limits(req, uid, is_root):
     resource.setrlimit(resource.RLIMIT_FSIZE, (req["output_limit"] + 1, req["output_limit"] + 1))
     resource.setrlimit(resource.RLIMIT_NOFILE, (req["nofile"], req["nofile"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if is_root:  # root ignores RLIMIT_NPROC and file permissions: become a nobody with a private uid
-        # (for a non-root user RLIMIT_NPROC would count all of that user's processes, so it is not set)
+    if cfg["backend"] == "userns":  # already the user's uid (not 0 in here): drop the namespace's capabilities
+        # RLIMIT_NPROC counts the processes of this uid in this user namespace: the server's and the program's
+        nproc = req["nproc"] + USERNS_SERVER_PROCS
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        _drop_capabilities(libc)
+    elif os.geteuid() == 0:  # root ignores RLIMIT_NPROC and file permissions: become a nobody with a private uid
+        # (for a non-root user without a user namespace ("none"), RLIMIT_NPROC would count all of that
+        # user's processes, so it is not set)
+        uid = cfg["uid"]
         resource.setrlimit(resource.RLIMIT_NPROC, (req["nproc"], req["nproc"]))
         os.setgroups([])
         os.setresgid(uid, uid, uid)
@@ -261,8 +307,7 @@ def _run_in_process(path, source, depth):
     sys.modules["__main__"] = main
     sys.argv = [path]
     sys.path[0] = os.path.dirname(path)
-    if "random" in sys.modules:  # otherwise every forked program would see the same random state
-        sys.modules["random"].seed()
+    # (a `random` module imported by the server would reseed itself in each child: an at-fork hook)
     sys.setrecursionlimit(sys.getrecursionlimit() + depth)  # our own frames don't count against it
     rc = 0
     try:
@@ -300,19 +345,18 @@ def _run_in_process(path, source, depth):
 
 
 def _start_program(libc, cfg, req, prog, fds, work, path):
-    """In the freshly forked program process (still root): stdio, limits, uid drop,
+    """In the freshly forked program process (still privileged): stdio, limits, privilege drop,
     then run the program. Never returns."""
     try:
-        uid, is_root = cfg["uid"], os.geteuid() == 0
         os.setsid()
         for i, fd in enumerate(fds):
             os.dup2(fd, i)
         os.closerange(3, 1 << 16)
         os.chdir(work)
-        _set_limits(req, uid, is_root)
+        _set_limits(libc, req, cfg)
         # (no_new_privs and the minimal environment were set once in the server and are inherited;
         # when isolated, the program dies with its PID namespace if the server dies)
-        if not cfg["isolate"]:
+        if cfg["backend"] == "none":
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if req["mode"] == "exec":
             os.execve(cfg["python"], [cfg["python"], path], MIN_ENV)
@@ -326,18 +370,35 @@ def _start_program(libc, cfg, req, prog, fds, work, path):
     os._exit(127)
 
 
-def _empty_dir(d):
-    for entry in os.scandir(d):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
+def _empty_dir(top):
+    """Remove everything in directory `top`, with nothing of the program running any more. Iterative and
+    relative to the current directory, as a program may nest directories deeper than the recursion limit
+    or PATH_MAX; symlinks are removed, not followed. Leaves the server in "/"."""
+    os.chdir(top)
+    below = []  # the directories we are in, under top
+    while True:
+        sub = None
+        with os.scandir(".") as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    sub = entry.name  # go down first; the rest of this directory is done on the way back
+                    break
+                os.unlink(entry.name)
+        if sub is not None:
+            os.chdir(sub)
+            below.append(sub)
+        elif below:
+            os.chdir("..")
+            os.rmdir(below.pop())
         else:
-            os.unlink(entry.path)
+            break
+    os.chdir("/")
 
 
 def _run_one(libc, cfg, req, prog, data):
     """Run one test: fork the program process (PID 1 of a fresh PID namespace when isolated),
     enforce the wall-clock limit, collect status and output. Returns (header, stdout, stderr)."""
-    isolate, uid = cfg["isolate"], cfg["uid"]
+    isolate, uid = cfg["backend"] != "none", cfg["uid"]
     # stdin / stdout / stderr: anonymous memory files (no path: the program only has the fds;
     # RLIMIT_FSIZE caps what it can write to them)
     fds = [os.memfd_create(name) for name in ("stdin", "stdout", "stderr")]
@@ -348,9 +409,13 @@ def _run_one(libc, cfg, req, prog, data):
         os.lseek(fds[0], 0, os.SEEK_SET)
         # the throwaway work dir: the server's private tmpfs on /tmp (emptied after every test), or
         # a fresh temporary directory without isolation
-        work = "/tmp" if isolate else tempfile.mkdtemp(prefix="tpt-judge-")
-        if not isolate and os.geteuid() == 0:
-            os.chown(work, uid, uid)
+        if isolate:
+            work = "/tmp"
+        else:
+            import tempfile  # (only without isolation: it imports `random`, see the note on imports)
+            work = tempfile.mkdtemp(prefix="tpt-judge-")
+            if os.geteuid() == 0:
+                os.chown(work, uid, uid)
         path = os.path.join(work, "prog.py")
         with open(path, "wb") as f:
             f.write(prog)
@@ -389,7 +454,11 @@ def _run_one(libc, cfg, req, prog, data):
                     finally:
                         os._exit(0)
                 os.waitpid(killer, 0)
-            shutil.rmtree(work, ignore_errors=True)
+            try:  # (best effort: without a PID namespace, a process may have escaped the kills)
+                _empty_dir(work)
+                os.rmdir(work)
+            except OSError:
+                pass
         else:  # nothing of the program is left running: empty the work dir for the next test
             _empty_dir(work)
         out_size = os.fstat(fds[1]).st_size
@@ -420,9 +489,13 @@ def _serve(cfg):
         sys.path.pop(0)  # do not import anything from the project directory
     py = os.path.realpath(sys.executable)
     cfg["python"] = py
-    if cfg["isolate"]:
+    if cfg["backend"] != "none":
         prefixes = {sys.base_prefix, sys.base_exec_prefix, os.path.dirname(os.path.dirname(py))}
-        cfg["pidns_fd"] = _setup_namespaces_and_root(libc, sorted(os.path.realpath(p) for p in prefixes), cfg["uid"])
+        try:
+            cfg["pidns_fd"] = _setup_namespaces_and_root(libc, sorted(os.path.realpath(p) for p in prefixes), cfg)
+        except OSError as e:  # e.g. user namespaces switched off: tell the host why
+            _send(1, {"error": str(e)})
+            os._exit(1)
     os.environ.clear()  # inherited by every program (exec mode passes MIN_ENV to execve as well)
     os.environ.update(MIN_ENV)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # inherited: no execve can ever gain privileges
@@ -474,11 +547,14 @@ class _Server:
 
     _counter = itertools.count(1)
 
-    def __init__(self, isolate, mode, python):
-        import subprocess
+    def __init__(self, backend, mode, python):
+        import subprocess, tempfile
         k = next(_Server._counter)
-        uid = UID_BASE + (os.getpid() * 64 + k) % 100_000  # private uid: RLIMIT_NPROC counts per uid
-        cfg = {"isolate": isolate, "mode": mode, "uid": uid}
+        if backend == "userns":  # the user's own uid and gid, mapped into the user namespace
+            uid, gid = os.getuid(), os.getgid()
+        else:  # private uid: RLIMIT_NPROC counts per uid (used when root)
+            uid = gid = UID_BASE + (os.getpid() * 64 + k) % 100_000
+        cfg = {"backend": backend, "mode": mode, "uid": uid, "gid": gid}
         self.errfile = tempfile.TemporaryFile()
         cmd = [python, os.path.abspath(__file__), "--serve", json.dumps(cfg)]
         # env: only MIN_ENV, never the parent's (secrets); cwd "/" so nothing relative leaks in
@@ -492,7 +568,8 @@ class _Server:
             raise SandboxError(f"sandbox server failed to start ({e}): {self.stderr_text()}") from None
         if not hello.get("ready"):
             self.close()
-            raise SandboxError(f"sandbox server failed to start: {hello} {self.stderr_text()}")
+            raise SandboxError(f"sandbox server failed to start: {hello.get('error', hello)} {self.stderr_text()}"
+                               .strip())
 
     def stderr_text(self):
         try:
@@ -535,11 +612,17 @@ def _sandbox_python(python=None):
 
 _PROBE = None
 _PROBE_LOCK = _thread.allocate_lock()
+# what the probe program checks: no root, no capabilities, none of the host's files, no network
 _PROBE_PROGRAM = r"""
 import os, socket
 bad = []
 if os.getuid() == 0 or os.geteuid() == 0: bad.append("still root")
-for p in ("/root", "/home", "/work", "/etc/passwd", "/proc/1"):
+try:
+    socket.sethostname("probe")
+    bad.append("has capabilities")
+except OSError:
+    pass
+for p in ("/root", "/home", "/work", "/etc/passwd", "/proc/1", %r):
     if os.path.exists(p): bad.append("can see " + p)
 try:
     socket.create_connection(("127.0.0.1", 9), timeout=1)
@@ -547,34 +630,59 @@ try:
 except OSError:
     pass
 print("ISOLATED" if not bad else "LEAKS: " + ", ".join(bad))
-"""
+""" % os.path.dirname(os.path.abspath(__file__))
+# sysctls that switch unprivileged user namespaces off, and the value that does
+_USERNS_SYSCTLS = (("user/max_user_namespaces", "0"), ("kernel/unprivileged_userns_clone", "0"),
+                   ("kernel/apparmor_restrict_unprivileged_userns", "1"))
+
+
+def _userns_switched_off():
+    """The sysctls that forbid unprivileged user namespaces here, as text ("" if none does)."""
+    found = []
+    for name, off in _USERNS_SYSCTLS:
+        try:
+            with open("/proc/sys/" + name) as f:
+                if f.read().strip() == off:
+                    found.append(f"sysctl {name.replace('/', '.')} = {off}")
+        except OSError:
+            pass
+    return ", ".join(found)
+
+
+def _probe_backend(backend):
+    """None if `backend` isolates programs here, else why not."""
+    if backend == "unshare" and os.geteuid() != 0:
+        return "needs root (namespaces, mounts and the uid drop are done as root)"
+    if backend == "userns":
+        if os.geteuid() == 0:
+            return "not used as root (the 'unshare' backend gives each server a private uid)"
+        release = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2] if x.isdigit())
+        if release < (5, 14):
+            return f"needs Linux >= 5.14 (process limits counted per user namespace); this is {os.uname().release}"
+    if not hasattr(os, "pidfd_open"):
+        return "needs os.pidfd_open (Python >= 3.9, Linux >= 5.3)"
+    try:
+        srv = _Server(backend, "exec", _sandbox_python())
+        try:
+            r = srv.run(_request("exec", 10, 256 << 20, 1 << 16, DEFAULT_NPROC, DEFAULT_NOFILE),
+                        _PROBE_PROGRAM.encode(), b"")
+        finally:
+            srv.close()
+    except Exception as e:
+        off = _userns_switched_off() if backend == "userns" else ""
+        return f"{type(e).__name__}: {e}" + (f" (unprivileged user namespaces are switched off: {off})" if off else "")
+    out = r["stdout"].decode(errors="replace").strip()
+    return None if out == "ISOLATED" else f"probe program says {out!r} {r['stderr'][-300:]!r}"
 
 
 def _probe():
-    """Which isolating backends work here: {name: None if it works else why not}. Cached."""
+    """Which isolating backends work here, best first: {name: None if it works else why not}. Cached."""
     global _PROBE
     with _PROBE_LOCK:
-        if _PROBE is not None:
-            return _PROBE
-        res = {}
-        if os.geteuid() != 0:
-            res["unshare"] = "needs root (namespaces, mounts and the uid drop are done as root)"
-        elif not hasattr(os, "pidfd_open"):
-            res["unshare"] = "needs os.pidfd_open (Python >= 3.9, Linux >= 5.3)"
-        else:
-            try:
-                srv = _Server(True, "exec", _sandbox_python())
-                try:
-                    r = srv.run(_request("exec", 10, 256 << 20, 1 << 16, DEFAULT_NPROC, DEFAULT_NOFILE),
-                                _PROBE_PROGRAM.encode(), b"")
-                finally:
-                    srv.close()
-                out = r["stdout"].decode(errors="replace").strip()
-                res["unshare"] = None if out == "ISOLATED" else f"probe program says {out!r} {r['stderr'][-300:]!r}"
-            except Exception as e:
-                res["unshare"] = f"{type(e).__name__}: {e}"
-        _PROBE = res
-        return res
+        if _PROBE is None:
+            order = ("unshare", "userns") if os.geteuid() == 0 else ("userns", "unshare")
+            _PROBE = {name: _probe_backend(name) for name in order}
+        return _PROBE
 
 
 def available_backends():
@@ -592,8 +700,8 @@ def _request(mode, time_limit, memory, output_limit, nproc, nofile):
 class Sandbox:
     """Runs programs in isolated, resource-limited processes.
 
-    backend: "auto" (best of available_backends()), "unshare", or "none" (no isolation; needs
-             allow_unsafe=True). With "auto" and no working backend, raises SandboxUnavailable
+    backend: "auto" (best of available_backends()), "unshare" (root), "userns" (not root), or "none"
+             (no isolation; needs allow_unsafe=True). With "auto" and no working backend, raises SandboxUnavailable
              unless allow_unsafe=True (then it warns and uses "none").
     mode:    "fork" (fork server, fast) or "exec" (fresh interpreter per run, the reference).
     python:  interpreter that runs the programs (default /usr/bin/python3).
@@ -619,8 +727,8 @@ class Sandbox:
                 raise SandboxUnavailable(
                     "refusing to run untrusted programs: no isolating sandbox backend works on this machine "
                     f"({'; '.join(f'{k}: {v}' for k, v in probe.items()) or 'none known'}). Run as root on "
-                    "Linux (the 'unshare' backend uses namespaces + a uid drop), or pass allow_unsafe=True "
-                    "to run WITHOUT isolation.")
+                    "Linux (the 'unshare' backend uses namespaces + a uid drop), or as a user where unprivileged "
+                    "user namespaces are allowed ('userns'), or pass allow_unsafe=True to run WITHOUT isolation.")
         elif backend == "none":
             if not allow_unsafe:
                 raise SandboxUnavailable("backend='none' runs programs without isolation; pass allow_unsafe=True")
@@ -628,7 +736,7 @@ class Sandbox:
             if probe[backend] is not None:
                 raise SandboxUnavailable(f"sandbox backend {backend!r} does not work here: {probe[backend]}")
         else:
-            raise ValueError(f"unknown sandbox backend {backend!r} (known: 'auto', 'unshare', 'none')")
+            raise ValueError(f"unknown sandbox backend {backend!r} (known: 'auto', 'unshare', 'userns', 'none')")
         self.backend, self.mode = backend, mode
         self.name = f"{backend}+{mode}"  # recorded in every verdict
         self.python = _sandbox_python(python)
@@ -660,7 +768,7 @@ class Sandbox:
                 raise SandboxError("sandbox is closed")
             if self._idle:
                 return self._idle.pop()
-        srv = _Server(self.backend != "none", self.mode, self.python)
+        srv = _Server(self.backend, self.mode, self.python)
         with self._lock:
             self._all.append(srv)
         return srv
