@@ -1,0 +1,63 @@
+"""Faults on a real SLURM cluster (opt-in like tests/test_slurm.py: TPT_SLURM_TESTS=1, as root): a generation
+shard cancelled with scancel is the only job the next run redoes."""
+import datetime
+import os
+import subprocess
+import sys
+import time
+
+from test_slurm import _sacct, pytestmark, slurm_cluster  # noqa: F401  (the cluster fixture and the opt-in marks)
+from test_workflow import REPO, TINY, _merge
+
+SLURM_ARGS = ["--profile", os.path.join(REPO, "profiles", "slurm"),
+              # a tiny workflow: poll fast, no network filesystem to wait for; squeue notices an external scancel
+              # at once (../shared/notes/slurm.md: the plugin can miss sacct's "CANCELLED by 0")
+              "--slurm-init-seconds-before-status-checks", "2", "--slurm-status-command", "squeue",
+              "--latency-wait", "5", "--jobs", "4", "--retries", "0",
+              "--default-resources", "slurm_partition=debug", "runtime=10", "mem_mb=1500", "cpus_per_task=threads"]
+
+
+# the plugin's job comment: rule_<rule>_wildcards_<values in order> (round, phase, shard)
+SHARD_1 = "rule_generate_wildcards_0_eval_1"
+
+
+def _now():
+    return (datetime.datetime.now() - datetime.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_a_cancelled_shard_is_the_only_job_rerun(slurm_cluster, tmp_path, tiny_model, monkeypatch):
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    config = _merge(TINY, {"model": {"base": tiny_model}, "eval": {"n": 2, "shards": 3},
+                           "resources": {"generate": {"mem_mb": 1500, "runtime": 10}}})
+    import yaml
+    with open(tmp_path / "test-config.yaml", "w") as f:
+        yaml.safe_dump(config, f)
+    cmd = [os.path.join(os.path.dirname(sys.executable), "snakemake"), "-s", os.path.join(REPO, "Snakefile"),
+           "-d", str(tmp_path), "--configfile", str(tmp_path / "test-config.yaml"), "--cores", "2",
+           "results/round_0/eval/samples.parquet", *SLURM_ARGS]  # the target first: --default-resources takes the rest
+
+    # first run: cancel shard 1's job as soon as SLURM runs it; the sibling shards finish (keep-going)
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cancelled, deadline = None, time.time() + 300
+    while cancelled is None and time.time() < deadline and first.poll() is None:
+        out = subprocess.run(["squeue", "-h", "-o", "%i|%k|%T"], capture_output=True, text=True).stdout
+        for job_id, comment, state in (line.split("|") for line in out.splitlines() if line.count("|") == 2):
+            if comment == SHARD_1 and state == "RUNNING":
+                subprocess.run(["scancel", job_id], check=True)
+                cancelled = job_id
+        time.sleep(0.5)
+    log = first.communicate(timeout=300)[0]
+    assert cancelled, "shard 1 never ran:\n" + log[-3000:]
+    assert first.returncode != 0, log[-3000:]
+    shards = tmp_path / "results/round_0/eval/shards"
+    done = {p.name: p.stat().st_mtime_ns for p in shards.glob("samples_*.parquet")}
+    assert sorted(done) == ["samples_0.parquet", "samples_2.parquet"], log[-3000:]
+
+    # the same command again: only shard 1 is submitted, and the finished shards are kept as they were
+    since = _now()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    generate = [comment for _, comment, _ in _sacct(since) if comment.startswith("rule_generate_")]
+    assert generate == [SHARD_1]
+    assert {name: (shards / name).stat().st_mtime_ns for name in done} == done
+    assert (tmp_path / "results/round_0/eval/samples.parquet").exists()
