@@ -97,8 +97,14 @@ def test_each_paper_preset_plans_gpu_jobs_through_the_slurm_profile(slurm_cluste
                     os.path.join(REPO, "profiles", "slurm"))
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout + run.stderr
-    gpus = config["resources"]["generate"]["gpu"]
     # every generate and finetune job asks for the preset's GPUs, owned by one task
     for rule in ("generate", "finetune"):
+        gpus = config["resources"][rule]["gpu"]
         blocks = re.findall(rf"rule {rule}:.*?resources: ([^\n]*)", out, re.S)
         assert blocks and all(f"gpu={gpus}" in b and "tasks_per_gpu=0" in b for b in blocks), blocks[:2]
+    # and that task runs the fine-tune in one process per GPU, under accelerate launch (the 70B preset: 8)
+    gpus = config["resources"]["finetune"]["gpu"]
+    commands = re.findall(r"rule finetune:.*?Shell command: ([^\n]*)", out, re.S)
+    launcher = "-m accelerate.commands.launch --config_file" if gpus > 1 else "-m tpt.launch --train"
+    assert commands and all(launcher in c and (gpus == 1 or f"--num_processes {gpus} " in c) for c in commands), \
+        commands[:1]

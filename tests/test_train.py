@@ -89,3 +89,23 @@ def test_a_checkpoint_cut_off_by_a_kill_is_skipped(tmp_path):
         if complete:
             (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
     assert train.newest_checkpoint(str(tmp_path)).endswith("checkpoint-5")
+
+
+def test_gradient_checkpointing_trains_the_same_weights(tiny_model, tmp_path):
+    for name, checkpointing in [("plain", False), ("recomputed", True)]:
+        train.finetune(tiny_model, str(tmp_path / name), ROWS, [], {**CFG, "gradient_checkpointing": checkpointing},
+                       str(tmp_path / f"{name}-scratch"))
+    a = AutoModelForCausalLM.from_pretrained(str(tmp_path / "plain")).state_dict()
+    b = AutoModelForCausalLM.from_pretrained(str(tmp_path / "recomputed")).state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_a_lora_finetune_is_repeatable(tiny_model, tmp_path):
+    """The adapter's random start is seeded: a rerun (or another process) starts from the same adapter."""
+    for name in ("a", "b"):
+        torch.manual_seed(len(name) + ord(name))  # whatever the global random state was before
+        train.finetune(tiny_model, str(tmp_path / name), ROWS, [], {**CFG, "method": "lora"},
+                       str(tmp_path / f"{name}-scratch"))
+    a = AutoModelForCausalLM.from_pretrained(str(tmp_path / "a")).state_dict()
+    b = AutoModelForCausalLM.from_pretrained(str(tmp_path / "b")).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

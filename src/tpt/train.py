@@ -6,6 +6,10 @@ fp32 (the master copy); on a GPU with bf16 the forward/backward passes run in bf
 
 Checkpoints go to a scratch folder outside the rule's declared output: Snakemake deletes a declared output before
 a rerun, and a killed job should resume from its newest checkpoint, not start over.
+
+The same function runs in one process or in each of several under `accelerate launch` (tpt.launch): the Trainer
+then trains with DDP, FSDP or DeepSpeed as the launcher's config says. With several processes the main one claims
+the scratch folder, and the main one alone saves the final model, gathered whole when the weights are sharded.
 """
 import hashlib
 import json
@@ -15,7 +19,7 @@ import shutil
 
 import torch
 from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, PrinterCallback, Trainer,
-                          TrainerCallback, TrainingArguments)
+                          TrainerCallback, TrainingArguments, set_seed)
 from transformers.utils import logging as hf_logging
 
 from tpt.chat import render_prompt
@@ -59,8 +63,9 @@ class LogToFile(TrainerCallback):
     """Trainer's log lines through `logging`, so they reach the rule's log file as well as the terminal."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        log.info("step %d/%d: %s", state.global_step, state.max_steps,
-                 ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in logs.items()))
+        if state.is_world_process_zero:  # every process gets the same figures: write them once
+            log.info("step %d/%d: %s", state.global_step, state.max_steps,
+                     ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in logs.items()))
 
 
 def newest_checkpoint(scratch_dir):
@@ -82,24 +87,9 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
     hf_logging.disable_progress_bar()
     if threads:
         torch.set_num_threads(threads)
-    _claim_scratch(scratch_dir, init_model, train_rows, val_rows, cfg)
-    saved_dtype = getattr(AutoConfig.from_pretrained(init_model), "dtype", None)  # e.g. bf16 for Gemma-2
-    tokenizer = AutoTokenizer.from_pretrained(init_model)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(  # fp32 master weights
-        init_model, dtype=torch.float32, attn_implementation=cfg.get("attn_implementation"))
-    if cfg["method"] == "lora":
-        from peft import LoraConfig, get_peft_model
-
-        lora = cfg["lora"]
-        model = get_peft_model(model, LoraConfig(
-            r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
-            target_modules=lora["target_modules"], task_type="CAUSAL_LM"))
-
-    train_set = encode(tokenizer, train_rows, cfg["max_length"])
-    val_set = encode(tokenizer, val_rows, cfg["max_length"]) if len(val_rows) else None
     cuda = torch.cuda.is_available()
+    # Made before the model: under `accelerate launch` it starts the process group, which loading needs (FSDP
+    # reads the weights on the main process only, DeepSpeed ZeRO-3 partitions them as they load).
     args = TrainingArguments(
         output_dir=scratch_dir,
         num_train_epochs=cfg["epochs"],
@@ -117,13 +107,30 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
         save_strategy="steps",
         save_steps=cfg["save_steps"],
         save_total_limit=2,
-        eval_strategy="epoch" if val_set else "no",
+        eval_strategy="epoch" if len(val_rows) else "no",
         logging_steps=max(1, cfg["logging_steps"]),
         report_to=[],
         remove_unused_columns=False,
         dataloader_num_workers=0,
         disable_tqdm=True,
+        gradient_checkpointing=cfg.get("gradient_checkpointing", False),
+        gradient_checkpointing_kwargs={"use_reentrant": False},  # works with LoRA's frozen inputs and FSDP
+        ddp_find_unused_parameters=False,  # every trainable weight takes part in the loss: skip DDP's search
     )
+    with args.main_process_first(local=False):  # the main process claims the folder; the others then find it theirs
+        _claim_scratch(scratch_dir, init_model, train_rows, val_rows, cfg, args.world_size)
+    saved_dtype = getattr(AutoConfig.from_pretrained(init_model), "dtype", None)  # e.g. bf16 for Gemma-2
+    tokenizer = AutoTokenizer.from_pretrained(init_model)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(  # fp32 master weights
+        init_model, dtype=torch.float32, attn_implementation=cfg.get("attn_implementation"))
+    if cfg["method"] == "lora":
+        set_seed(cfg["seed"])  # the adapter's random start: the same in every process and on every rerun
+        model = _with_lora(model, cfg["lora"])
+
+    train_set = encode(tokenizer, train_rows, cfg["max_length"])
+    val_set = encode(tokenizer, val_rows, cfg["max_length"]) if len(val_rows) else None
     trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
                       data_collator=_collate(tokenizer.pad_token_id), processing_class=tokenizer,
                       callbacks=[LogToFile()] + (callbacks or []))
@@ -135,6 +142,14 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
     if val_set:
         figures["eval_loss"] = float(trainer.evaluate()["eval_loss"])
 
+    trainer.accelerator.wait_for_everyone()  # no process still writes a checkpoint when the main one cleans up
+    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+        # each process holds a shard of the weights: gather them whole on the main process (all take part)
+        state = trainer.accelerator.get_state_dict(trainer.model)
+        model = _from_state_dict(init_model, cfg, state, model.generation_config) if args.should_save else None
+        del state  # the model holds the gathered tensors now: casting it below frees the fp32 ones one by one
+    if not args.should_save:
+        return figures  # with several processes the main one saves the model
     if cfg["method"] == "lora":
         model = model.merge_and_unload()  # a plain HF folder that transformers and vLLM both load
     if isinstance(saved_dtype, torch.dtype) and saved_dtype != torch.float32:
@@ -144,11 +159,33 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
     return figures
 
 
-def _claim_scratch(scratch_dir, init_model, train_rows, val_rows, cfg):
-    """Keep scratch_dir's checkpoints only if they were made by this very job (same start model, data and
-    settings); checkpoints of an earlier, different job would silently resume the wrong training."""
+def _with_lora(model, lora):
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
+                                            target_modules=lora["target_modules"], task_type="CAUSAL_LM"))
+
+
+def _from_state_dict(init_model, cfg, state, generation_config):
+    """A plain (unsharded) copy of the trained model from its gathered state dict. It is built on the meta device,
+    so it takes no memory until the gathered tensors are assigned to it: a 70B model is held once, not twice."""
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(init_model), dtype=torch.float32,
+                                                 attn_implementation=cfg.get("attn_implementation"))
+    model.generation_config = generation_config  # e.g. Llama-3's list of stop tokens, as in the base model
+    if cfg["method"] == "lora":
+        model = _with_lora(model, cfg["lora"])
+    model.load_state_dict(state, assign=True)
+    model.tie_weights()  # the gathered copies of tied weights (embeddings and output) are one tensor again
+    return model
+
+
+def _claim_scratch(scratch_dir, init_model, train_rows, val_rows, cfg, processes):
+    """Keep scratch_dir's checkpoints only if they were made by this very job (same start model, data, settings
+    and number of processes); checkpoints of an earlier, different job would silently resume the wrong training."""
     key = json.dumps([init_model, [r.get("sample_id", r["completion"]) for r in train_rows],
-                      [r.get("sample_id", r["completion"]) for r in val_rows], cfg], sort_keys=True, default=str)
+                      [r.get("sample_id", r["completion"]) for r in val_rows], cfg, processes], sort_keys=True,
+                     default=str)
     fingerprint = hashlib.sha256(key.encode()).hexdigest()
     path = os.path.join(scratch_dir, "job.sha256")
     if os.path.exists(path) and open(path).read() == fingerprint:

@@ -29,13 +29,24 @@ def job_resources(rule):
     res = config["resources"][rule]
     out = {"mem_mb": lambda wildcards, attempt: res["mem_mb"] * attempt,
            "runtime": lambda wildcards, attempt: res["runtime"] * attempt}
-    if res["gpu"]:
-        out["gpu"] = res["gpu"]
-        # one task owns all of the job's GPUs (the SLURM plugin's default is --ntasks-per-gpu=1)
-        out["tasks_per_gpu"] = 0
-    for key in ("gpu_model", "slurm_partition"):
-        if res[key]:
-            out[key] = res[key]
+    nodes = res.get("nodes", 1)  # only finetune trains over several nodes
+    if nodes > 1:
+        # sbatch --nodes=M --ntasks=M: one task per node, for the srun in the rule's command (tpt.launch); `mpi`
+        # makes the jobstep executor run that command as it is, not inside `srun -n1`. GPUs are asked per node
+        # with --gres=gpu[:<model>]:N (--gpus counts the whole job's); the plugin takes gres or gpu, not both.
+        out.update(nodes=nodes, tasks=nodes, mpi="srun")
+        if res["gpu"]:
+            out["gres"] = ":".join(["gpu"] + ([res["gpu_model"]] if res["gpu_model"] else []) + [str(res["gpu"])])
+            out["tasks_per_gpu"] = 0  # else the plugin adds --ntasks-per-gpu=<tasks>
+    else:
+        if res["gpu"]:
+            out["gpu"] = res["gpu"]
+            # one task owns all of the job's GPUs (the SLURM plugin's default is --ntasks-per-gpu=1)
+            out["tasks_per_gpu"] = 0
+        if res["gpu_model"]:
+            out["gpu_model"] = res["gpu_model"]
+    if res["slurm_partition"]:
+        out["slurm_partition"] = res["slurm_partition"]
     return out
 
 

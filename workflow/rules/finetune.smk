@@ -1,3 +1,11 @@
+import json
+
+from tpt import launch
+
+
+# The fine-tune runs `python -m tpt.launch` (src/tpt/launch.py): in one plain process, or, when the config asks
+# for more than one GPU or node (resources.finetune), once per GPU under `accelerate launch` with the config of
+# finetune.distributed.strategy from config/accelerate/. launch.command checks the combination at start-up.
 # Trainer checkpoints live in a scratch folder outside the declared output (Snakemake deletes a declared output
 # before rerunning its rule): a killed fine-tune resumes from its newest checkpoint.
 rule finetune:
@@ -15,10 +23,12 @@ rule finetune:
         f"{R}/benchmarks/round_{{round}}/finetune.tsv",
     params:
         model=lambda w: model_of(finetune_init(w)),
-        finetune=config["finetune"],
+        finetune=json.dumps(config["finetune"], sort_keys=True),
         scratch=f"{R}/scratch/finetune/round_{{round}}",
     resources:
         **job_resources("finetune"),
     threads: config["threads"]["finetune"]
-    script:
-        "../scripts/finetune.py"
+    shell:
+        launch.command(config, os.path.join(workflow.basedir, "config", "accelerate"))
+        + " --train {input.train:q} --val {input.val:q} --model {params.model:q} --out {output:q}"
+        " --scratch {params.scratch:q} --finetune {params.finetune:q} --threads {threads} --log {log:q}"

@@ -1,0 +1,150 @@
+"""Launch a fine-tune: in one plain process, or over several GPUs and nodes with `accelerate launch`.
+
+The finetune rule's shell command is `command(config, ...)` followed by the job's paths. It runs this module's
+`main` (the fine-tune itself, in every process) in one of three ways:
+
+    one process      python -m tpt.launch <paths>
+    one node, N > 1  python -m accelerate.commands.launch --config_file config/accelerate/<strategy>.yaml
+                         --num_processes N --main_process_port 0 -m tpt.launch <paths>
+    M > 1 nodes      srun --nodes M --ntasks M --ntasks-per-node 1 ... python -m tpt.launch slurm-node
+                         --config_file ... --num_processes M*N --num_machines M ... -m tpt.launch <paths>
+
+In the multi-node case the rule's command runs once, on the first node of a SLURM job (the job asks for one task
+per node: see job_resources in workflow/rules/common.smk), srun starts one launcher per node, and each launcher
+adds its node's rank and the first node's address from SLURM's variables before starting accelerate.
+
+Only the standard library is imported at the top: the Snakefile imports this module to build the command, and
+must not pay for torch on every start.
+"""
+import argparse
+import importlib.util
+import json
+import logging
+import os
+import re
+import shlex
+import signal
+import sys
+
+from tpt.config import ConfigError
+
+
+def plan(config):
+    """(nodes, processes per node, strategy) of the fine-tune from config["resources"]["finetune"] and
+    config["finetune"]["distributed"]; strategy is None for one process. An impossible combination is a
+    ConfigError that says what to change."""
+    res, dist = config["resources"]["finetune"], config["finetune"]["distributed"]
+    gpus, nodes, strategy = res["gpu"], res["nodes"], dist["strategy"]
+    if gpus and dist["processes"] not in (None, gpus):
+        raise ConfigError(f"finetune.distributed.processes={dist['processes']} with resources.finetune.gpu={gpus}: "
+                          "tpt runs one process per GPU; leave finetune.distributed.processes unset (null)")
+    per_node = dist["processes"] or max(gpus, 1)
+    if nodes * per_node == 1:
+        if strategy != "auto":
+            raise ConfigError(f"finetune.distributed.strategy={strategy} needs several processes, but "
+                              f"resources.finetune.gpu={gpus} and resources.finetune.nodes={nodes} make one: ask "
+                              "for more GPUs or nodes, or set finetune.distributed.strategy: auto")
+        return 1, 1, None
+    if strategy == "auto":
+        strategy = "fsdp" if gpus else "ddp"
+    if not gpus and strategy != "ddp":
+        raise ConfigError(f"finetune.distributed.strategy={strategy} shards the model over GPUs, and "
+                          "resources.finetune.gpu=0: accelerate runs CPU processes with ddp only (gloo). Set "
+                          "resources.finetune.gpu, or finetune.distributed.strategy: ddp")
+    if strategy == "deepspeed" and importlib.util.find_spec("deepspeed") is None:
+        raise ConfigError("finetune.distributed.strategy=deepspeed, but DeepSpeed is not installed in this "
+                          "environment: `pip install deepspeed` (where the fine-tune jobs run), or use "
+                          "finetune.distributed.strategy: fsdp")
+    return nodes, per_node, strategy
+
+
+def command(config, accelerate_dir):
+    """The start of the finetune rule's shell command: what runs `-m tpt.launch` once or in every process
+    (the rule appends the paths). accelerate_dir holds the shipped accelerate configs, <strategy>.yaml."""
+    nodes, per_node, strategy = plan(config)
+    python = shlex.quote(sys.executable)
+    if strategy is None:
+        return f"{python} -m tpt.launch"
+    accelerate = ["--config_file", os.path.join(accelerate_dir, f"{strategy}.yaml"),
+                  "--num_processes", nodes * per_node]
+    if nodes == 1:  # port 0: accelerate picks a free one, so two jobs on one node do not collide
+        return f"{python} -m accelerate.commands.launch {_join(accelerate)} --main_process_port 0 -m tpt.launch"
+    accelerate += ["--num_machines", nodes, "--main_process_port", config["finetune"]["distributed"]["main_process_port"]]
+    # srun: the job's SLURM variables were stripped by the jobstep executor, so every setting is spelled out
+    srun = ["srun", "--nodes", nodes, "--ntasks", nodes, "--ntasks-per-node", 1,
+            "--cpus-per-task", config["threads"]["finetune"], "--kill-on-bad-exit", 1]
+    return f"{_join(srun)} {python} -m tpt.launch slurm-node {_join(accelerate)} -m tpt.launch"
+
+
+def _join(words):
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
+def node_rank_and_address(env):
+    """This node's rank and the first node's host name, from the variables srun sets in each task."""
+    if "SLURM_NODEID" not in env or "SLURM_STEP_NODELIST" not in env:
+        raise SystemExit("resources.finetune.nodes > 1 trains over the nodes of a SLURM job, started by srun: run "
+                         "the workflow with --profile profiles/slurm (SLURM_NODEID and SLURM_STEP_NODELIST are "
+                         "not set here)")
+    # a SLURM host list such as "gpu[03-05,07],cpu01": the first host is the first name, each bracket replaced
+    # by its first number ("gpu03")
+    first = re.split(r",(?![^\[]*\])", env["SLURM_STEP_NODELIST"])[0]
+    return int(env["SLURM_NODEID"]), re.sub(r"\[([^,\]-]+)[^\]]*\]", r"\1", first)
+
+
+def slurm_node(accelerate_args):
+    """One node's launcher in a multi-node job: accelerate launch with this node's rank and the main address."""
+    rank, address = node_rank_and_address(os.environ)
+    os.execv(sys.executable, [sys.executable, "-m", "accelerate.commands.launch", "--machine_rank", str(rank),
+                              "--main_process_ip", address, *accelerate_args])
+
+
+def _die_with_launcher():
+    """End this process when its launcher ends. torchrun starts each process in a session of its own, so a launcher
+    killed with SIGKILL (Snakemake or a job killed hard) would leave them training, and writing the model."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the launcher was gone already
+        sys.exit("tpt.launch: the launcher of this process has ended")
+
+
+def main(argv):
+    """The fine-tune of one job, run by each of its processes (one, or one per GPU under accelerate launch)."""
+    parser = argparse.ArgumentParser(prog="python -m tpt.launch", description=main.__doc__)
+    parser.add_argument("--train", required=True, help="SFT examples (Parquet)")
+    parser.add_argument("--val", required=True, help="held-out SFT examples (Parquet)")
+    parser.add_argument("--model", required=True, help="the model to start from: hub id or HF folder")
+    parser.add_argument("--out", required=True, help="folder of the fine-tuned model")
+    parser.add_argument("--scratch", required=True, help="folder of the resumable checkpoints")
+    parser.add_argument("--finetune", required=True, help="the config's finetune section, as JSON")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads of the job on this node")
+    parser.add_argument("--log", help="log file (written by the main process)")
+    args = parser.parse_args(argv)
+
+    if "LOCAL_RANK" in os.environ:
+        _die_with_launcher()
+    # torch, transformers: imported here, in the training processes only
+    from tpt import artifacts, runlog, train
+
+    rank, local_processes = int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+    if rank == 0:
+        log = runlog.start(argparse.Namespace(log=[args.log] if args.log else [], rule="finetune"))
+    else:  # the other processes say only what goes wrong
+        logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s rank {rank} %(name)s: %(message)s")
+        log = logging.getLogger("tpt.finetune")
+    rows = artifacts.read(args.train, artifacts.SFT).to_dict("records")
+    val = artifacts.read(args.val, artifacts.SFT).to_dict("records")
+    log.info("fine-tuning %s on %d examples (%d validation) in %s process(es)", args.model, len(rows), len(val),
+             os.environ.get("WORLD_SIZE", 1))
+    figures = train.finetune(args.model, args.out, rows, val, json.loads(args.finetune), args.scratch,
+                             threads=max(1, args.threads // local_processes))  # the node's cores, shared
+    log.info("done: %s -> %s", figures, args.out)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["slurm-node"]:
+        slurm_node(sys.argv[2:])
+    else:
+        main(sys.argv[1:])
