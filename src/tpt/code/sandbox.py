@@ -59,6 +59,7 @@ root, "userns" otherwise.
 """
 
 import _thread
+import atexit
 import ctypes
 import itertools
 import json
@@ -258,26 +259,32 @@ def _drop_capabilities(libc):
     _check(libc.capset(header, data), "capset")
 
 
+def _set_server_limits(cfg):
+    """Once, in the server: the limits that are the same for every program (inherited by each)."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (cfg["nofile"], cfg["nofile"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if cfg["backend"] == "userns":
+        # RLIMIT_NPROC counts the processes of this uid in this user namespace: the server's and the program's
+        nproc = cfg["nproc"] + USERNS_SERVER_PROCS
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    elif os.geteuid() == 0:  # (not enforced for root itself: only for the private uid of the programs)
+        # (for a non-root user without a user namespace ("none"), RLIMIT_NPROC would count all of that
+        # user's processes, so it is not set)
+        resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"]))
+        os.setgroups([])  # (programs get no supplementary groups)
+
+
 def _set_limits(libc, req, cfg):
-    """In the program process, before it runs: rlimits, then drop privileges."""
+    """In the program process, before it runs: the limits of this request, then drop privileges."""
     cpu = int(req["cpu_limit"]) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     if req["memory"]:
         resource.setrlimit(resource.RLIMIT_AS, (req["memory"], req["memory"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (req["output_limit"] + 1, req["output_limit"] + 1))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (req["nofile"], req["nofile"]))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if cfg["backend"] == "userns":  # already the user's uid (not 0 in here): drop the namespace's capabilities
-        # RLIMIT_NPROC counts the processes of this uid in this user namespace: the server's and the program's
-        nproc = req["nproc"] + USERNS_SERVER_PROCS
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         _drop_capabilities(libc)
     elif os.geteuid() == 0:  # root ignores RLIMIT_NPROC and file permissions: become a nobody with a private uid
-        # (for a non-root user without a user namespace ("none"), RLIMIT_NPROC would count all of that
-        # user's processes, so it is not set)
         uid = cfg["uid"]
-        resource.setrlimit(resource.RLIMIT_NPROC, (req["nproc"], req["nproc"]))
-        os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
         if os.getuid() != uid or os.geteuid() != uid:
@@ -286,8 +293,7 @@ def _set_limits(libc, req, cfg):
 
 def _make_stdio():
     """Fresh std streams on fds 0-2, configured like a fresh interpreter's (same encoding and errors
-    as this interpreter's own, newline="\n" as CPython uses on POSIX). Made once in the server, never
-    used there: each forked program gets its own untouched copy."""
+    as this interpreter's own, newline="\n" as CPython uses on POSIX)."""
     import io
     enc, errs = sys.__stdin__.encoding, sys.__stdin__.errors
     def stream(fd, mode, errors, line_buffering):
@@ -296,22 +302,39 @@ def _make_stdio():
     return stream(0, "r", errs, False), stream(1, "w", errs, False), stream(2, "w", "backslashreplace", True)
 
 
-def _run_in_process(path, source, depth):
-    """Fork mode: run the program in this (freshly forked, already limited) interpreter the way
-    `python3 path` would: fresh __main__, fresh std streams on fds 0-2, same exit codes."""
-    import atexit, builtins, types
+def _prepare_fork_mode(depth):
+    """Once, in a fork-mode server: make this interpreter look like a fresh `python3 prog.py` that has
+    not started yet, so each forked program finds everything in place and touches (hence copies) as
+    few pages as possible. The server itself never uses any of it (it talks to the host on other fds
+    and only ever exits with os._exit), so every child gets an untouched copy."""
+    import builtins, gc, types
+    global _MAIN
+    for m in PREIMPORT:
+        __import__(m)
+    sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = _make_stdio()
     atexit._clear()  # the server's exit handlers are not the program's
-    sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = _STDIO
-    main = types.ModuleType("__main__")
-    main.__file__, main.__cached__, main.__builtins__ = path, None, builtins
-    sys.modules["__main__"] = main
-    sys.argv = [path]
-    sys.path[0] = os.path.dirname(path)
-    # (a `random` module imported by the server would reseed itself in each child: an at-fork hook)
+    _MAIN = types.ModuleType("__main__")
+    _MAIN.__file__, _MAIN.__cached__, _MAIN.__builtins__ = None, None, builtins
+    sys.modules["__main__"] = _MAIN
     sys.setrecursionlimit(sys.getrecursionlimit() + depth)  # our own frames don't count against it
+    # (a `random` module imported by the server would reseed itself in each child: an at-fork hook)
+    # warm up the compiler's memory (first compile in a fresh child ~1 ms)
+    for _ in range(3):
+        compile("import sys\nn = int(input())\nprint(sum(i * i for i in range(n)), [x for x in 'ab'])\n",
+                "<warmup>", "exec")
+    gc.collect()
+    gc.freeze()  # the server's objects are never collected in the children (no page copies)
+
+
+def _run_in_process(path, source):
+    """Fork mode: run the program in this (freshly forked, already limited) interpreter the way
+    `python3 path` would (see _prepare_fork_mode): fresh __main__, std streams on fds 0-2, same exit codes."""
+    _MAIN.__file__ = path
+    sys.argv = [path]
+    sys.path.insert(0, os.path.dirname(path))
     rc = 0
     try:
-        exec(compile(source, path, "exec"), main.__dict__)
+        exec(compile(source, path, "exec"), _MAIN.__dict__)
     except SystemExit as e:  # same rules as the interpreter's handle_system_exit()
         if e.code is None:
             rc = 0
@@ -344,13 +367,11 @@ def _run_in_process(path, source, depth):
     os._exit(rc)
 
 
-def _start_program(libc, cfg, req, prog, fds, work, path):
-    """In the freshly forked program process (still privileged): stdio, limits, privilege drop,
-    then run the program. Never returns."""
+def _start_program(libc, cfg, req, prog, work, path):
+    """In the freshly forked program process (still privileged; stdin, stdout and stderr already on
+    fds 0-2): limits, privilege drop, then run the program. Never returns."""
     try:
         os.setsid()
-        for i, fd in enumerate(fds):
-            os.dup2(fd, i)
         os.closerange(3, 1 << 16)
         os.chdir(work)
         _set_limits(libc, req, cfg)
@@ -361,7 +382,7 @@ def _start_program(libc, cfg, req, prog, fds, work, path):
         if req["mode"] == "exec":
             os.execve(cfg["python"], [cfg["python"], path], MIN_ENV)
         else:
-            _run_in_process(path, prog.decode("utf-8", "surrogateescape"), cfg["depth"] + 3)
+            _run_in_process(path, prog.decode("utf-8", "surrogateescape"))
     except BaseException as e:
         try:
             os.write(2, f"sandbox: could not start program: {e!r}\n".encode())
@@ -400,74 +421,75 @@ def _run_one(libc, cfg, req, prog, data):
     enforce the wall-clock limit, collect status and output. Returns (header, stdout, stderr)."""
     isolate, uid = cfg["backend"] != "none", cfg["uid"]
     # stdin / stdout / stderr: anonymous memory files (no path: the program only has the fds;
-    # RLIMIT_FSIZE caps what it can write to them)
-    fds = [os.memfd_create(name) for name in ("stdin", "stdout", "stderr")]
+    # RLIMIT_FSIZE caps what it can write to them), made right on fds 0-2, where the program finds them
+    # (the server talks to the host on other fds; these stay open until the next test)
+    os.closerange(0, 3)
+    if [os.memfd_create(name, 0) for name in ("stdin", "stdout", "stderr")] != [0, 1, 2]:  # (no CLOEXEC)
+        raise SandboxError("fds 0-2 were not free for the program's stdio")
+    view = memoryview(data)
+    while view:
+        view = view[os.write(0, view):]
+    os.lseek(0, 0, os.SEEK_SET)
+    # the throwaway work dir: the server's private tmpfs on /tmp (emptied after every test), or
+    # a fresh temporary directory without isolation
+    if isolate:
+        work = "/tmp"
+    else:
+        import tempfile  # (only without isolation: it imports `random`, see the note on imports)
+        work = tempfile.mkdtemp(prefix="tpt-judge-")
+        if os.geteuid() == 0:
+            os.chown(work, uid, uid)
+    path = os.path.join(work, "prog.py")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # (the server's umask is 022)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fds[0], view):]
-        os.lseek(fds[0], 0, os.SEEK_SET)
-        # the throwaway work dir: the server's private tmpfs on /tmp (emptied after every test), or
-        # a fresh temporary directory without isolation
-        if isolate:
-            work = "/tmp"
-        else:
-            import tempfile  # (only without isolation: it imports `random`, see the note on imports)
-            work = tempfile.mkdtemp(prefix="tpt-judge-")
-            if os.geteuid() == 0:
-                os.chown(work, uid, uid)
-        path = os.path.join(work, "prog.py")
-        with open(path, "wb") as f:
-            f.write(prog)
-        os.chmod(path, 0o644)
-        if isolate:  # the next child will be PID 1 of a new PID namespace ...
-            _check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
-        t0 = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            _start_program(libc, cfg, req, prog, fds, work, path)
-        if isolate:  # ... and only that one: point our future children back at our own namespace
-            _check(libc.setns(cfg["pidns_fd"], CLONE_NEWPID), "setns back to the server PID namespace")
-        timed_out = False
-        pidfd = os.pidfd_open(pid)
-        try:
-            if not select.select([pidfd], [], [], req["time_limit"])[0]:
-                timed_out = True
-                os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: the kernel kills everything in it
-        finally:
-            os.close(pidfd)
-        _, status, ru = os.wait4(pid, 0)  # (returns once every process of the namespace is gone)
-        wall = time.monotonic() - t0
-        if not isolate:  # no PID namespace: kill what is left in its process group, then clean up
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
-            if os.geteuid() == 0:  # and every process of its private uid (escaped with setsid)
-                killer = os.fork()
-                if killer == 0:
-                    try:
-                        os.setresuid(uid, uid, uid)
-                        os.kill(-1, signal.SIGKILL)  # as that uid: all processes of that uid but this one
-                    except BaseException as e:
-                        os.write(2, f"killer: {e!r}\n".encode())
-                    finally:
-                        os._exit(0)
-                os.waitpid(killer, 0)
-            try:  # (best effort: without a PID namespace, a process may have escaped the kills)
-                _empty_dir(work)
-                os.rmdir(work)
-            except OSError:
-                pass
-        else:  # nothing of the program is left running: empty the work dir for the next test
-            _empty_dir(work)
-        out_size = os.fstat(fds[1]).st_size
-        out = os.pread(fds[1], req["output_limit"], 0)
-        err_size = os.fstat(fds[2]).st_size
-        err = os.pread(fds[2], STDERR_TAIL, max(0, err_size - STDERR_TAIL))
+        os.write(fd, prog)
     finally:
-        for fd in fds:
-            os.close(fd)
+        os.close(fd)
+    if isolate:  # the next child will be PID 1 of a new PID namespace ...
+        _check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        _start_program(libc, cfg, req, prog, work, path)
+    if isolate:  # ... and only that one: point our future children back at our own namespace
+        _check(libc.setns(cfg["pidns_fd"], CLONE_NEWPID), "setns back to the server PID namespace")
+    timed_out = False
+    pidfd = os.pidfd_open(pid)
+    try:
+        if not select.select([pidfd], [], [], req["time_limit"])[0]:
+            timed_out = True
+            os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: the kernel kills everything in it
+    finally:
+        os.close(pidfd)
+    _, status, ru = os.wait4(pid, 0)  # (returns once every process of the namespace is gone)
+    wall = time.monotonic() - t0
+    if not isolate:  # no PID namespace: kill what is left in its process group, then clean up
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if os.geteuid() == 0:  # and every process of its private uid (escaped with setsid)
+            killer = os.fork()
+            if killer == 0:
+                try:
+                    os.setresuid(uid, uid, uid)
+                    os.kill(-1, signal.SIGKILL)  # as that uid: all processes of that uid but this one
+                except BaseException as e:
+                    os.write(2, f"killer: {e!r}\n".encode())
+                finally:
+                    os._exit(0)
+            os.waitpid(killer, 0)
+        try:  # (best effort: without a PID namespace, a process may have escaped the kills)
+            _empty_dir(work)
+            os.rmdir(work)
+        except OSError:
+            pass
+    else:  # nothing of the program is left running: empty the work dir for the next test
+        _empty_dir(work)
+    out_size = os.fstat(1).st_size
+    out = os.pread(1, req["output_limit"], 0)
+    err_size = os.fstat(2).st_size
+    err = os.pread(2, STDERR_TAIL, max(0, err_size - STDERR_TAIL))
     resp = {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
@@ -498,39 +520,32 @@ def _serve(cfg):
             os._exit(1)
     os.environ.clear()  # inherited by every program (exec mode passes MIN_ENV to execve as well)
     os.environ.update(MIN_ENV)
+    os.umask(0o022)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # inherited: no execve can ever gain privileges
+    _set_server_limits(cfg)
+    # talk to the host on fds of our own: fds 0-2 are for the programs (see _run_one)
+    ctrl_in, ctrl_out = os.dup(0), os.dup(1)
     if cfg["mode"] == "fork":
-        # warm up what every forked program needs, so each fork does not pay for it again:
-        # modules, std streams, and the compiler's memory (first compile in a fresh child ~1 ms)
-        global _STDIO
-        for m in PREIMPORT:
-            __import__(m)
-        _STDIO = _make_stdio()
-        for _ in range(3):
-            compile("import sys\nn = int(input())\nprint(sum(i * i for i in range(n)), [x for x in 'ab'])\n",
-                    "<warmup>", "exec")
-        import gc
-        gc.collect()
-        gc.freeze()  # the server's objects are never collected in the children (no page copies)
-    # frames between the module level and the program: compensated in the recursion limit
-    depth, f = 0, sys._getframe()
-    while f is not None:
-        depth, f = depth + 1, f.f_back
-    cfg["depth"] = depth
-    _send(1, {"ready": True, "python": sys.version.split()[0], "pid": os.getpid(), "uid": cfg["uid"]})
+        # frames between the module level and the program (this one, _run_one, _start_program and
+        # _run_in_process): compensated in the recursion limit
+        depth, f = 3, sys._getframe()
+        while f is not None:
+            depth, f = depth + 1, f.f_back
+        _prepare_fork_mode(depth)
+    _send(ctrl_out, {"ready": True, "python": sys.version.split()[0], "pid": os.getpid(), "uid": cfg["uid"]})
     while True:
         try:
-            req = _recv(0)
+            req = _recv(ctrl_in)
         except EOFError:
             os._exit(0)
-        prog = _recv_exact(0, req["prog_len"])
-        data = _recv_exact(0, req["input_len"])
+        prog = _recv_exact(ctrl_in, req["prog_len"])
+        data = _recv_exact(ctrl_in, req["input_len"])
         try:
             resp, out, err = _run_one(libc, cfg, req, prog, data)
         except Exception as e:
-            _send(1, {"error": f"{type(e).__name__}: {e}"})
+            _send(ctrl_out, {"error": f"{type(e).__name__}: {e}"})
             continue
-        _send(1, resp, out, err)
+        _send(ctrl_out, resp, out, err)
 
 
 # =============================================================================
@@ -547,14 +562,14 @@ class _Server:
 
     _counter = itertools.count(1)
 
-    def __init__(self, backend, mode, python):
+    def __init__(self, backend, mode, python, nproc, nofile):
         import subprocess, tempfile
         k = next(_Server._counter)
         if backend == "userns":  # the user's own uid and gid, mapped into the user namespace
             uid, gid = os.getuid(), os.getgid()
         else:  # private uid: RLIMIT_NPROC counts per uid (used when root)
             uid = gid = UID_BASE + (os.getpid() * 64 + k) % 100_000
-        cfg = {"backend": backend, "mode": mode, "uid": uid, "gid": gid}
+        cfg = {"backend": backend, "mode": mode, "uid": uid, "gid": gid, "nproc": nproc, "nofile": nofile}
         self.errfile = tempfile.TemporaryFile()
         cmd = [python, os.path.abspath(__file__), "--serve", json.dumps(cfg)]
         # env: only MIN_ENV, never the parent's (secrets); cwd "/" so nothing relative leaks in
@@ -662,9 +677,9 @@ def _probe_backend(backend):
     if not hasattr(os, "pidfd_open"):
         return "needs os.pidfd_open (Python >= 3.9, Linux >= 5.3)"
     try:
-        srv = _Server(backend, "exec", _sandbox_python())
+        srv = _Server(backend, "exec", _sandbox_python(), DEFAULT_NPROC, DEFAULT_NOFILE)
         try:
-            r = srv.run(_request("exec", 10, 256 << 20, 1 << 16, DEFAULT_NPROC, DEFAULT_NOFILE),
+            r = srv.run(_request("exec", 10, 256 << 20, 1 << 16),
                         _PROBE_PROGRAM.encode(), b"")
         finally:
             srv.close()
@@ -691,10 +706,9 @@ def available_backends():
     return [name for name, why in _probe().items() if why is None]
 
 
-def _request(mode, time_limit, memory, output_limit, nproc, nofile):
+def _request(mode, time_limit, memory, output_limit):
     return {"mode": mode, "time_limit": float(time_limit), "cpu_limit": float(time_limit),
-            "memory": int(memory or 0), "output_limit": int(output_limit), "nproc": int(nproc),
-            "nofile": int(nofile)}
+            "memory": int(memory or 0), "output_limit": int(output_limit)}
 
 
 class Sandbox:
@@ -748,7 +762,7 @@ class Sandbox:
         Raises SandboxError only when the sandbox itself fails."""
         prog = program.encode("utf-8", "surrogateescape") if isinstance(program, str) else program
         data = stdin.encode("utf-8", "surrogateescape") if isinstance(stdin, str) else stdin
-        req = _request(self.mode, time_limit_s, memory_limit_bytes, output_limit_bytes, self.nproc, self.nofile)
+        req = _request(self.mode, time_limit_s, memory_limit_bytes, output_limit_bytes)
         for attempt in range(2):  # a broken server is replaced once
             srv = self._acquire()
             try:
@@ -768,7 +782,7 @@ class Sandbox:
                 raise SandboxError("sandbox is closed")
             if self._idle:
                 return self._idle.pop()
-        srv = _Server(self.backend, self.mode, self.python)
+        srv = _Server(self.backend, self.mode, self.python, self.nproc, self.nofile)
         with self._lock:
             self._all.append(srv)
         return srv
