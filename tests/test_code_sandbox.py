@@ -129,6 +129,14 @@ def test_unprivileged_minimal_view(sb):
 
 
 @needs_sandbox
+def test_only_stdio_fds_are_open(sb):
+    # the server's socket, its namespace fd and the program's own file were closed before the program ran
+    prog = "import os\nfds = []\nfor fd in range(4096):\n    try:\n        os.fstat(fd)\n        fds.append(fd)\n    except OSError:\n        pass\nprint(fds)"
+    r = run(sb, prog)
+    assert r.exit_code == 0 and r.stdout == b"[0, 1, 2]\n", (r.stdout, r.stderr)
+
+
+@needs_sandbox
 def test_environment_is_minimal_no_secrets(sb):
     assert os.environ.get("TPT_FAKE_SECRET")  # the host has it ...
     r = run(sb, "import os\nprint(sorted(os.environ))\nprint(os.environ.get('TPT_FAKE_SECRET'))")
