@@ -137,6 +137,20 @@ def test_only_stdio_fds_are_open(sb):
 
 
 @needs_sandbox
+def test_compiled_code_cache(sb):
+    # fork mode: a program's later tests load the code its first test compiled (before the program ran)
+    prog = "import sys\nprint(int(input()) * 2, __file__, sys.argv, __name__)"
+    runs = [run(sb, prog, f"{i}\n").stdout for i in range(3)]
+    assert runs == [f"{2 * i} /tmp/prog.py ['/tmp/prog.py'] __main__\n".encode() for i in range(3)]
+    if sb.mode == "exec":
+        assert sb._code is None
+        return
+    assert sb._code[prog.encode()]
+    sb._code[prog.encode()] = b"\xe3 cut short"  # broken marshal data: compiled again, same answer
+    assert run(sb, prog, "5\n").stdout == b"10 /tmp/prog.py ['/tmp/prog.py'] __main__\n"
+
+
+@needs_sandbox
 def test_environment_is_minimal_no_secrets(sb):
     assert os.environ.get("TPT_FAKE_SECRET")  # the host has it ...
     r = run(sb, "import os\nprint(sorted(os.environ))\nprint(os.environ.get('TPT_FAKE_SECRET'))")

@@ -79,6 +79,7 @@ import ctypes
 import fcntl
 import itertools
 import json
+import marshal
 import os
 import resource
 import select
@@ -100,6 +101,7 @@ UID_BASE = 1_000_000  # unprivileged uids used for programs: UID_BASE + k, one p
 DEFAULT_NPROC = 32  # max processes per test (the uid is private to one server, so this is per test)
 DEFAULT_NOFILE = 64  # max open files per test
 STDERR_TAIL = 4096  # bytes of stderr kept (the end)
+CODE_CACHE = 256  # compiled programs a fork-mode Sandbox keeps (see _code_of): a program's tests run one after another
 SCRATCH_BYTES = 64 << 20  # size of the tmpfs work dir: room for files the program writes (stdio is apart)
 MIN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}  # the program's whole environment
 # modules a fork-mode server imports once, so forked programs get them for free (each adds ~10 us to
@@ -157,9 +159,12 @@ def _mount(libc, src, dst, fstype, flags, data=None):
 # and passes them along with the request (SCM_RIGHTS); the server only forks and waits, and the host reads
 # the output back from its own copies. So the forking process has little to do, which matters: every page
 # it writes after a fork is copied (see "Cost of a test" in the module docstring).
-_REQUEST = struct.Struct("<ddqqq")  # wall-clock limit (s), CPU limit (s), memory (bytes, 0: none), output limit, program size
+# request: wall-clock limit (s), CPU limit (s), memory (bytes, 0: none), output limit, program size, code size
+_REQUEST = struct.Struct("<ddqqqq")
 _RESULT = struct.Struct("<i?dddq")  # wait status, timed out, wall (s), user CPU (s), system CPU (s), peak RSS (KiB)
 _TEST_FDS = struct.pack("4i", 0, 1, 2, 3)  # where a test's files land in the server: stdin, stdout, stderr, program
+# The program file holds the source, then (fork mode) the program's compiled code, marshalled, when an
+# earlier test of the same program left it there: see _code_of.
 # server -> host: b"H" + JSON hello (once) | b"R" + _RESULT | b"E" + error text
 
 
@@ -323,16 +328,38 @@ def _prepare_fork_mode(depth):
     gc.freeze()  # the server's objects are never collected in the children (no page copies)
 
 
-def _run_in_process(work, path, source):
-    """Fork mode: run the program (source: bytes, decoded as the interpreter decodes a file) in this
-    (freshly forked, already limited) interpreter the way `python3 path` would (see _prepare_fork_mode):
-    fresh __main__, std streams on fds 0-2, same exit codes."""
+def _code_of(source, path, code, code_at):
+    """The program's code object, from `code` (marshal data) if given, else compiled from `source` (bytes,
+    decoded as the interpreter decodes a file) and then written, marshalled, to the program file (fd 3)
+    at offset code_at: the host keeps it for the next tests of the same program (loading it costs a
+    child ~40 page faults, compiling ~100). The marshal data is always made here, before the program
+    runs: fd 3 is closed before it starts, so a program can never write it. Closes fd 3."""
+    try:
+        if code:
+            try:
+                return marshal.loads(code)
+            except (EOFError, ValueError, TypeError):  # (a write that was cut short: compile instead)
+                pass
+        obj = compile(source, path, "exec")
+        try:
+            os.pwrite(3, marshal.dumps(obj), code_at)
+        except (OSError, ValueError):  # (too big for RLIMIT_FSIZE, say: the next test compiles again)
+            pass
+        return obj
+    finally:
+        os.close(3)
+
+
+def _run_in_process(work, path, source, code):
+    """Fork mode: run the program in this (freshly forked, already limited) interpreter the way
+    `python3 path` would (see _prepare_fork_mode): fresh __main__, std streams on fds 0-2, same exit
+    codes. source, code: see _code_of."""
     _MAIN.__file__ = path
     sys.argv = [path]
     sys.path.insert(0, work)
     rc = 0
     try:
-        exec(compile(source, path, "exec"), _MAIN.__dict__)
+        exec(_code_of(source, path, code, len(source)), _MAIN.__dict__)
     except SystemExit as e:  # same rules as the interpreter's handle_system_exit()
         if e.code is None:
             rc = 0
@@ -344,12 +371,15 @@ def _run_in_process(work, path, source):
             except Exception:
                 pass
             rc = 1
-    except BaseException:
+    except BaseException as e:
         try:
-            sys.excepthook(*sys.exc_info())
+            tb = e.__traceback__  # from the program's first frame on, as the interpreter would print it
+            while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+                tb = tb.tb_next
+            sys.excepthook(type(e), e, e.with_traceback(tb).__traceback__)
         except BaseException:
             os.write(2, b"\nMemoryError (or error while printing the traceback)\n")
-        rc = 1
+        rc = 130 if isinstance(e, KeyboardInterrupt) else 1  # (the interpreter's codes: 130 is SIGINT's)
     # interpreter shutdown: wait for non-daemon threads, atexit handlers, flush std streams
     try:
         if "threading" in sys.modules:
@@ -367,12 +397,13 @@ def _run_in_process(work, path, source):
 
 def _start_program(libc, cfg, req, work):
     """In the freshly forked program process (still privileged; the test's stdin, stdout, stderr and
-    program on fds 0-3): program file, limits, privilege drop, then run the program. Never returns."""
+    program file on fds 0-3): program file, limits, privilege drop, then run the program. Never returns."""
     try:
-        _, cpu_limit, memory, output_limit, prog_len = req
+        _, cpu_limit, memory, output_limit, prog_len, code_len = req
         source = os.pread(3, prog_len, 0)
+        code = os.pread(3, code_len, prog_len) if code_len else None
         os.setsid()
-        os.closerange(3, 1 << 16)
+        os.closerange(4, 1 << 16)  # (fd 3 too, before the program runs: see _code_of)
         os.chdir(work)
         path = work + "/prog.py"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # (before RLIMIT_FSIZE)
@@ -386,9 +417,10 @@ def _start_program(libc, cfg, req, work):
         if cfg["backend"] == "none":
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if cfg["mode"] == "exec":
+            os.close(3)
             os.execve(cfg["python"], [cfg["python"], path], MIN_ENV)
         else:
-            _run_in_process(work, path, source)
+            _run_in_process(work, path, source, code)
     except BaseException as e:
         try:
             os.write(2, f"sandbox: could not start program: {e!r}\n".encode())
@@ -590,17 +622,20 @@ class _Server:
             raise EOFError("sandbox server closed its socket")
         return msg
 
-    def run(self, req, prog, data):
+    def run(self, req, prog, data, code=b""):
+        """Run one test. code: the program's compiled code from an earlier test (b"": none). Returns
+        (result, code), code being what this test's child left for the next tests (b"": nothing new)."""
         import array, socket
-        # the test's files, in memory: stdin (the input), stdout, stderr, the program
+        # the test's files, in memory: stdin (the input), stdout, stderr, the program (source, code)
         fds = [os.memfd_create(name) for name in ("stdin", "stdout", "stderr", "program")]
         try:
-            for fd, content in ((fds[0], data), (fds[3], prog)):
+            for fd, content in ((fds[0], data), (fds[3], prog + code)):
                 view = memoryview(content)
                 while view:
                     view = view[os.write(fd, view):]
             os.lseek(fds[0], 0, os.SEEK_SET)
-            request = _REQUEST.pack(req["time_limit"], req["cpu_limit"], req["memory"], req["output_limit"], len(prog))
+            request = _REQUEST.pack(req["time_limit"], req["cpu_limit"], req["memory"], req["output_limit"],
+                                    len(prog), len(code))
             self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
             msg = self._recv(time.monotonic() + req["time_limit"] + 30)
             if msg[:1] != b"R" or len(msg) != 1 + _RESULT.size:
@@ -611,6 +646,7 @@ class _Server:
             out = os.pread(fds[1], req["output_limit"], 0)
             err_size = os.fstat(fds[2]).st_size
             err = os.pread(fds[2], STDERR_TAIL, max(0, err_size - STDERR_TAIL))
+            new_code = b"" if code else os.pread(fds[3], os.fstat(fds[3]).st_size - len(prog), len(prog))
         finally:
             for fd in fds:
                 os.close(fd)
@@ -624,7 +660,7 @@ class _Server:
             "stdout_truncated": out_size > req["output_limit"],
             "stdout": out,
             "stderr": err,
-        }
+        }, new_code
 
     def close(self):
         try:
@@ -700,8 +736,7 @@ def _probe_backend(backend):
     try:
         srv = _Server(backend, "exec", _sandbox_python(), DEFAULT_NPROC, DEFAULT_NOFILE)
         try:
-            r = srv.run(_request(10, 256 << 20, 1 << 16),
-                        _PROBE_PROGRAM.encode(), b"")
+            r, _ = srv.run(_request(10, 256 << 20, 1 << 16), _PROBE_PROGRAM.encode(), b"")
         finally:
             srv.close()
     except Exception as e:
@@ -777,6 +812,9 @@ class Sandbox:
         self.python = _sandbox_python(python)
         self.nproc, self.nofile = nproc, nofile
         self._idle, self._all, self._lock, self._closed = [], [], _thread.allocate_lock(), False
+        # program source -> its compiled code, marshalled (see _code_of); not without isolation, where
+        # the program's path, hence its code's file name, changes from test to test
+        self._code = {} if mode == "fork" and backend != "none" else None
 
     def run(self, program, stdin=b"", *, time_limit_s, memory_limit_bytes=None, output_limit_bytes=1 << 20):
         """Run `program` (Python source) with `stdin`. Returns a RunResult (see its docstring).
@@ -784,16 +822,22 @@ class Sandbox:
         prog = program.encode("utf-8", "surrogateescape") if isinstance(program, str) else program
         data = stdin.encode("utf-8", "surrogateescape") if isinstance(stdin, str) else stdin
         req = _request(time_limit_s, memory_limit_bytes, output_limit_bytes)
+        code = self._code.get(prog, b"") if self._code is not None else b""
         for attempt in range(2):  # a broken server is replaced once
             srv = self._acquire()
             try:
-                resp = srv.run(req, prog, data)
+                resp, new_code = srv.run(req, prog, data, code)
             except (SandboxError, OSError, EOFError, TimeoutError, ValueError) as e:
                 self._discard(srv)
                 if attempt == 1:
                     raise SandboxError(f"sandbox run failed: {type(e).__name__}: {e} {srv.stderr_text()}") from None
                 continue
             self._release(srv)
+            if new_code and self._code is not None:
+                with self._lock:
+                    if len(self._code) >= CODE_CACHE:
+                        del self._code[next(iter(self._code))]  # the oldest
+                    self._code[prog] = new_code
             resp["backend"] = self.name
             return RunResult(resp)
 
