@@ -181,9 +181,9 @@ def main():
     ap.add_argument("--python", default=SANDBOX_PYTHON, help="interpreter for every runner")
     args = ap.parse_args()
     n_samples = args.repeat * len(PROGRAMS)
-    print(f"per round: {3 * n_samples} test runs and {n_samples} samples per runner ({len(PROGRAMS)} programs x 3 tests "
-          f"x {args.repeat}), {args.workers} workers, {os.cpu_count()} cpus, {args.rounds} rounds, {args.python}, "
-          f"load avg {os.getloadavg()[0]:.2f} at start")
+    print(f"per round: {3 * n_samples} test runs and {n_samples} samples per runner ({len(PROGRAMS)} programs x "
+          f"3 tests x {args.repeat}), {args.workers} workers, {os.cpu_count()} cpus, {args.rounds} rounds, "
+          f"{args.python}, load avg {os.getloadavg()[0]:.2f} at start")
     rates, cpus, verdicts = {}, {}, {}
 
     def record(key, res, rate, cpu):

@@ -195,8 +195,8 @@ def test_fork_server_verdicts_equal_plain_runner(fork_sb, exec_sb):
         assert rf.stdout == re_.stdout, (prog, rf.stdout, re_.stdout)
     # and so are exit codes and tracebacks (none of the fork server's own frames), compiled or from the
     # code cache (the second run of a program)
-    for prog in [SAME["re_syntax"], "def f(k):\n    return 1 // k\nprint(f(int(input()) - 21))", "raise KeyboardInterrupt",
-                 SAME["re_exit_msg"]]:
+    for prog in [SAME["re_syntax"], "def f(k):\n    return 1 // k\nprint(f(int(input()) - 21))",
+                 "raise KeyboardInterrupt", SAME["re_exit_msg"]]:
         for _ in range(2):
             rf = fork_sb.run(prog, "21\r\n", time_limit_s=1, memory_limit_bytes=256 * MB)
             re_ = exec_sb.run(prog, "21\r\n", time_limit_s=1, memory_limit_bytes=256 * MB)

@@ -131,7 +131,8 @@ def test_unprivileged_minimal_view(sb):
 @needs_sandbox
 def test_only_stdio_fds_are_open(sb):
     # the server's socket, its namespace fd and the program's own file were closed before the program ran
-    prog = "import os\nfds = []\nfor fd in range(4096):\n    try:\n        os.fstat(fd)\n        fds.append(fd)\n    except OSError:\n        pass\nprint(fds)"
+    prog = ("import os\nfds = []\nfor fd in range(4096):\n    try:\n        os.fstat(fd)\n        fds.append(fd)\n"
+            "    except OSError:\n        pass\nprint(fds)")
     r = run(sb, prog)
     assert r.exit_code == 0 and r.stdout == b"[0, 1, 2]\n", (r.stdout, r.stderr)
 
@@ -409,7 +410,8 @@ for mode in ("fork", "exec"):
             failed(f"open({path!r}, 'w').write('x')\nprint('written')", "runtime_error", expected="written\n")
             check(not os.path.exists(path), f"{mode}: wrote {path}")
         # the network
-        failed(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\nprint('in')", "runtime_error")
+        failed(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\nprint('in')",
+               "runtime_error")
         failed("import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=1)\nprint('out')", "runtime_error")
         try:
             listener.accept()
@@ -425,7 +427,8 @@ for mode in ("fork", "exec"):
                     "    n += 1\nprint(n)", "", time_limit_s=3)
         check(r.stdout == b"7\n", f"{mode}: with nproc=8 a program forked {r.stdout!r} {r.stderr[-200:]!r}")
         check(not leftovers(box), f"{mode}: processes left after a test: {leftovers(box)}")
-        failed("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", "time_limit", tl=1.0)
+        failed("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", "time_limit",
+               tl=1.0)
         check(not leftovers(box), f"{mode}: processes left after the fork bomb: {leftovers(box)}")
         failed("x = bytearray(4 * 10**9)", "memory_limit", mem=128 * MB)
         failed("a = []\nwhile True:\n    a.append(bytearray(10**7))", "memory_limit", mem=128 * MB)
@@ -435,8 +438,9 @@ for mode in ("fork", "exec"):
         check(time.monotonic() - t0 < 5, f"{mode}: time and output limits took {time.monotonic() - t0:.1f}s")
         # processes: killing its parent, a detached process that outlives the test
         servers = [srv.proc.pid for srv in box._all]
-        failed("import os, signal\nfor pid in (os.getppid(), 1, -1, 0):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
-               "    except OSError:\n        pass\nprint('parent killed')", "wrong_answer")
+        failed("import os, signal\nfor pid in (os.getppid(), 1, -1, 0):\n    try:\n"
+               "        os.kill(pid, signal.SIGKILL)\n    except OSError:\n        pass\nprint('parent killed')",
+               "wrong_answer")
         check(all(srv.proc.poll() is None for srv in box._all if srv.proc.pid in servers), f"{mode}: a server died")
         failed("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(0.3)\n"
                "        print(42, flush=True)\n        time.sleep(30)\n    os._exit(0)\nos._exit(0)", "wrong_answer",

@@ -60,16 +60,18 @@ root, "userns" otherwise.
 
 Cost of a test
 --------------
-In fork mode a test costs about 1.4 ms of CPU in all (2 cores, Python 3.11, a VM; `python3 prog.py`
-costs ~9 ms, mostly interpreter start-up), and most of it is the kernel's memory work: fork() copying
-the page tables of the ~8 MB server, the child's exit freeing them, and a page fault (~2 us here) for
-every page that the child, or the server after the fork, writes for the first time: copy-on-write, and
-CPython writes to every object it touches (reference counts). Hence the design: the forking server
-holds few modules and does little per test (the host makes and reads the test's files, the messages
-are fixed binary structs), the child finds everything set up before the fork (std streams, __main__,
-limits that do not change), and the dynamic linker resolves symbols at server start (LD_BIND_NOW)
-rather than in every child. What is left is the interpreter's own work: the child compiling the
-program (~100 page faults), and the fork and exit themselves.
+In fork mode a short test costs ~1.6 ms of CPU in all (benchmarks/judge_throughput.py: 2 cores of a VM,
+Python 3.11; `python3 prog.py` costs ~9.5 ms, mostly interpreter start-up): ~0.15 ms in the host, ~0.45
+in the server (of which fork() itself ~0.2) and ~1.0 in the program's process (of which its exit ~0.3).
+Most of it is the kernel's memory work: fork() copying the page tables of the ~8 MB server, the exit
+tearing them down, and a page fault (2-3 us here) for every page that the child, or the server after
+the fork, writes for the first time: copy-on-write, and CPython writes to every object it touches
+(reference counts). Hence the design: the forking server holds few modules and does little per test
+(the host makes and reads the test's files, messages are fixed binary structs), the child finds
+everything set up before the fork (std streams, __main__, the limits that never change), the dynamic
+linker resolves symbols once at server start (LD_BIND_NOW), and the program's later tests load the
+code its first test compiled (~40 page faults instead of ~100; see _code_of). What is left (~250 page
+faults per test, fork and exit) grows with the interpreter's size and the pages a program touches.
 """
 
 import _socket
@@ -195,7 +197,7 @@ def _setup_namespaces_and_root(libc, extra_ro_dirs, cfg):
         os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
     # PID 1 of the sandbox: die if the outer process dies (it dies when the host kills it)
     # (getppid() is 0 here: the parent lives outside this PID namespace; if it died before this
-    # prctl, the host's pipe still closes and the server exits on EOF)
+    # prctl, the host's socket still closes and the server exits on EOF)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     # our own PID namespace, to return to after each per-test unshare(CLONE_NEWPID) (no /proc later)
     pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
@@ -320,7 +322,8 @@ def _prepare_fork_mode(depth):
     sys.modules["__main__"] = _MAIN
     sys.setrecursionlimit(sys.getrecursionlimit() + depth)  # our own frames don't count against it
     # (a `random` module imported by the server would reseed itself in each child: an at-fork hook)
-    # warm up the compiler's memory (first compile in a fresh child ~1 ms)
+    # warm up the compiler: its first use initialises a lot lazily (the AST types, ...), which would
+    # cost every child ~200 more page faults
     for _ in range(3):
         compile("import sys\nn = int(input())\nprint(sum(i * i for i in range(n)), [x for x in 'ab'])\n",
                 "<warmup>", "exec")
