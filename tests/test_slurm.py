@@ -108,3 +108,22 @@ def test_each_paper_preset_plans_gpu_jobs_through_the_slurm_profile(slurm_cluste
     launcher = "-m accelerate.commands.launch --config_file" if gpus > 1 else "-m tpt.launch --train"
     assert commands and all(launcher in c and (gpus == 1 or f"--num_processes {gpus} " in c) for c in commands), \
         commands[:1]
+
+
+def test_a_two_process_finetune_runs_in_one_slurm_task(slurm_cluster, tmp_path, monkeypatch):
+    """accelerate launch with 2 processes (on CPUs here, as it would on 2 GPUs) inside the job's one task."""
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    since = (datetime.datetime.now() - datetime.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    config = dict(TINY, finetune={**TINY["finetune"], "distributed": {"processes": 2}},
+                  resources={rule: {"mem_mb": 1500, "runtime": 10} for rule in ("base_model", "generate", "finetune")})
+    run = snakemake(tmp_path, config, "results/models/round_1", "--profile", os.path.join(REPO, "profiles", "slurm"),
+                    "--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5", "--jobs", "4",
+                    "--retries", "0", "--default-resources", "slurm_partition=debug", "runtime=10",
+                    "mem_mb=2000", "cpus_per_task=threads")
+    if run.returncode != 0:
+        logs = sorted((tmp_path / ".snakemake" / "slurm_logs").rglob("*.log"))
+        pytest.fail(run.stderr[-4000:] + "".join(f"\n----- {p}\n{p.read_text()[-2000:]}" for p in logs))
+    assert "in 2 process(es)" in (tmp_path / "results/logs/round_1/finetune.log").read_text()
+    assert (tmp_path / "results/models/round_1/model.safetensors").exists()
+    finetunes = [state for _, comment, state in _sacct(since) if comment.startswith("rule_finetune_")]
+    assert finetunes == ["COMPLETED"], finetunes

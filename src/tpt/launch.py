@@ -6,7 +6,7 @@ The finetune rule's shell command is `command(config, ...)` followed by the job'
     one process      python -m tpt.launch <paths>
     one node, N > 1  python -m accelerate.commands.launch --config_file config/accelerate/<strategy>.yaml
                          --num_processes N --main_process_port 0 -m tpt.launch <paths>
-    M > 1 nodes      srun --nodes M --ntasks M --ntasks-per-node 1 ... python -m tpt.launch slurm-node
+    M > 1 nodes      srun --nodes=M --ntasks=M --ntasks-per-node=1 ... python -m tpt.launch slurm-node
                          --config_file ... --num_processes M*N --num_machines M ... -m tpt.launch <paths>
 
 In the multi-node case the rule's command runs once, on the first node of a SLURM job (the job asks for one task
@@ -70,10 +70,10 @@ def command(config, accelerate_dir):
     if nodes == 1:  # port 0: accelerate picks a free one, so two jobs on one node do not collide
         return f"{python} -m accelerate.commands.launch {_join(accelerate)} --main_process_port 0 -m tpt.launch"
     accelerate += ["--num_machines", nodes, "--main_process_port", config["finetune"]["distributed"]["main_process_port"]]
-    # srun: the job's SLURM variables were stripped by the jobstep executor, so every setting is spelled out
-    srun = ["srun", "--nodes", nodes, "--ntasks", nodes, "--ntasks-per-node", 1,
-            "--cpus-per-task", config["threads"]["finetune"], "--kill-on-bad-exit", 1]
-    return f"{_join(srun)} {python} -m tpt.launch slurm-node {_join(accelerate)} -m tpt.launch"
+    # srun: the jobstep executor strips the job's SLURM variables, so every setting is spelled out (with "=":
+    # --kill-on-bad-exit takes an optional value)
+    srun = f"srun --nodes={nodes} --ntasks={nodes} --ntasks-per-node=1 --cpus-per-task={config['threads']['finetune']}"
+    return f"{srun} --kill-on-bad-exit=1 {python} -m tpt.launch slurm-node {_join(accelerate)} -m tpt.launch"
 
 
 def _join(words):
