@@ -103,6 +103,15 @@ def test_sharded_sampling_writes_the_same_artifact_as_one_job(tmp_path):
     assert len(list((tmp_path / "shards3/results/round_0/eval/shards").iterdir())) == 3
     pd.testing.assert_frame_equal(frames[0], frames[1])
 
+    # resampling on purpose (--forcerun of a shard) draws the same samples again: every seed comes from the ids
+    shard = tmp_path / "shards3/results/round_0/eval/shards/samples_1.parquet"
+    before = shard.stat().st_mtime_ns
+    run = snakemake(tmp_path / "shards3", _merge(TINY, {"eval": {"shards": 3}}), target, "--forcerun",
+                    str(shard.relative_to(tmp_path / "shards3")))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert shard.stat().st_mtime_ns != before
+    pd.testing.assert_frame_equal(artifacts.read(str(tmp_path / "shards3" / target), artifacts.SAMPLES), frames[1])
+
 
 def kill_snakemake_when(workdir, config, ready, what):
     """Start the workflow in workdir, SIGKILL Snakemake's whole process group (its jobs too) as soon as ready()
