@@ -121,7 +121,8 @@ def test_several_gpus_of_one_node_run_one_process_each_under_accelerate_launch()
 
 def test_several_nodes_start_one_launcher_per_node_with_srun():
     cmd = launch.command(_config(gpu=8, nodes=4), ACCELERATE)
-    assert cmd == ("srun --nodes=4 --ntasks=4 --ntasks-per-node=1 --cpus-per-task=2 --kill-on-bad-exit=1 "
+    assert cmd.startswith("printenv SLURM_JOB_ID >/dev/null || ")  # inside a SLURM job only (see below)
+    assert cmd[cmd.index("; srun ") + 2:] == ("srun --nodes=4 --ntasks=4 --ntasks-per-node=1 --cpus-per-task=2 --kill-on-bad-exit=1 "
                    f"{sys.executable} -m tpt.launch slurm-node --config_file {ACCELERATE}/fsdp.yaml "
                    "--num_processes 32 --num_machines 4 --main_process_port 29500 -m tpt.launch")
 
@@ -132,7 +133,14 @@ def test_each_node_finds_its_rank_and_the_main_node_from_srun_variables(nodelist
     assert launch.node_rank_and_address({"SLURM_NODEID": "2", "SLURM_STEP_NODELIST": nodelist}) == (2, first)
 
 
-def test_several_nodes_outside_slurm_say_what_to_do():
+def test_several_nodes_outside_slurm_say_what_to_do(tmp_path):
+    cmd = launch.command(_config(nodes=2), ACCELERATE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    run = subprocess.run(["bash", "-c", f"set -euo pipefail; {cmd} --train x"], env=env, capture_output=True,
+                         text=True)
+    assert run.returncode == 1
+    assert run.stderr == "resources.finetune.nodes=2 trains over the nodes of a SLURM job: run with --profile " \
+                         "profiles/slurm\n"
     with pytest.raises(SystemExit, match="--profile profiles/slurm"):
         launch.node_rank_and_address({})
 

@@ -65,19 +65,21 @@ def command(config, accelerate_dir):
     python = shlex.quote(sys.executable)
     if strategy is None:
         return f"{python} -m tpt.launch"
-    accelerate = ["--config_file", os.path.join(accelerate_dir, f"{strategy}.yaml"),
-                  "--num_processes", nodes * per_node]
-    if nodes == 1:  # port 0: accelerate picks a free one, so two jobs on one node do not collide
-        return f"{python} -m accelerate.commands.launch {_join(accelerate)} --main_process_port 0 -m tpt.launch"
-    accelerate += ["--num_machines", nodes, "--main_process_port", config["finetune"]["distributed"]["main_process_port"]]
-    # srun: the jobstep executor strips the job's SLURM variables, so every setting is spelled out (with "=":
-    # --kill-on-bad-exit takes an optional value)
-    srun = f"srun --nodes={nodes} --ntasks={nodes} --ntasks-per-node=1 --cpus-per-task={config['threads']['finetune']}"
-    return f"{srun} --kill-on-bad-exit=1 {python} -m tpt.launch slurm-node {_join(accelerate)} -m tpt.launch"
-
-
-def _join(words):
-    return " ".join(shlex.quote(str(w)) for w in words)
+    accelerate = (f"--config_file {shlex.quote(os.path.join(accelerate_dir, strategy + '.yaml'))} "
+                  f"--num_processes {nodes * per_node}")
+    if nodes == 1:  # port 0: accelerate picks a free port, so two jobs on one node do not collide
+        return f"{python} -m accelerate.commands.launch {accelerate} --main_process_port 0 -m tpt.launch"
+    # srun starts one launcher per node, in the job's allocation (outside one it would ask SLURM for a new
+    # allocation: stop there instead). The jobstep executor strips the job's other SLURM variables, so every
+    # setting is spelled out, with "=" (srun's --kill-on-bad-exit takes an optional value: in "... 1", 1 is the
+    # program)
+    guard = (f"printenv SLURM_JOB_ID >/dev/null || (echo 'resources.finetune.nodes={nodes} trains over the nodes "
+             "of a SLURM job: run with --profile profiles/slurm' >&2; exit 1)")
+    srun = (f"srun --nodes={nodes} --ntasks={nodes} --ntasks-per-node=1 "
+            f"--cpus-per-task={config['threads']['finetune']} --kill-on-bad-exit=1")
+    port = config["finetune"]["distributed"]["main_process_port"]
+    return (f"{guard}; {srun} {python} -m tpt.launch slurm-node {accelerate} --num_machines {nodes} "
+            f"--main_process_port {port} -m tpt.launch")
 
 
 def node_rank_and_address(env):
@@ -129,7 +131,7 @@ def main(argv):
     from tpt import artifacts, runlog, train
 
     rank, local_processes = int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_WORLD_SIZE", 1))
-    if rank == 0:
+    if rank == 0:  # to the log file and the terminal, as the other rules' scripts log
         log = runlog.start(argparse.Namespace(log=[args.log] if args.log else [], rule="finetune"))
     else:  # the other processes say only what goes wrong
         logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s rank {rank} %(name)s: %(message)s")

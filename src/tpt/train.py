@@ -144,8 +144,9 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
 
     trainer.accelerator.wait_for_everyone()  # no process still writes a checkpoint when the main one cleans up
     if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
-        # each process holds a shard of the weights: gather them whole on the main process (all take part)
-        state = trainer.accelerator.get_state_dict(trainer.model)
+        # each process holds a shard of the weights: gather them whole on the main process (all take part);
+        # model_wrapped is what accelerate prepared (the DeepSpeed engine, the FSDP module)
+        state = trainer.accelerator.get_state_dict(trainer.model_wrapped)
         model = _from_state_dict(init_model, cfg, state, model.generation_config) if args.should_save else None
         del state  # the model holds the gathered tensors now: casting it below frees the fp32 ones one by one
     if not args.should_save:
