@@ -122,9 +122,10 @@ def test_several_gpus_of_one_node_run_one_process_each_under_accelerate_launch()
 def test_several_nodes_start_one_launcher_per_node_with_srun():
     cmd = launch.command(_config(gpu=8, nodes=4), ACCELERATE)
     assert cmd.startswith("printenv SLURM_JOB_ID >/dev/null || ")  # inside a SLURM job only (see below)
-    assert cmd[cmd.index("; srun ") + 2:] == ("srun --nodes=4 --ntasks=4 --ntasks-per-node=1 --cpus-per-task=2 --kill-on-bad-exit=1 "
-                   f"{sys.executable} -m tpt.launch slurm-node --config_file {ACCELERATE}/fsdp.yaml "
-                   "--num_processes 32 --num_machines 4 --main_process_port 29500 -m tpt.launch")
+    assert cmd[cmd.index("; srun ") + 2:] == (
+        "srun --nodes=4 --ntasks=4 --ntasks-per-node=1 --cpus-per-task=2 --mem=0 --kill-on-bad-exit=1 "
+        f"{sys.executable} -m tpt.launch slurm-node --config_file {ACCELERATE}/fsdp.yaml "
+        "--num_processes 32 --num_machines 4 --main_process_port 29500 -m tpt.launch")
 
 
 @pytest.mark.parametrize("nodelist, first", [("gpu[03-05,07],cpu01", "gpu03"), ("node7", "node7"),

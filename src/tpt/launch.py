@@ -70,13 +70,13 @@ def command(config, accelerate_dir):
     if nodes == 1:  # port 0: accelerate picks a free port, so two jobs on one node do not collide
         return f"{python} -m accelerate.commands.launch {accelerate} --main_process_port 0 -m tpt.launch"
     # srun starts one launcher per node, in the job's allocation (outside one it would ask SLURM for a new
-    # allocation: stop there instead). The jobstep executor strips the job's other SLURM variables, so every
-    # setting is spelled out, with "=" (srun's --kill-on-bad-exit takes an optional value: in "... 1", 1 is the
-    # program)
+    # allocation: stop there instead). The jobstep executor strips the job's other SLURM variables, so the step's
+    # share is spelled out: the job's CPUs per task, all its memory (--mem=0; the GPUs come by default), with "="
+    # (srun's --kill-on-bad-exit takes an optional value: in "... 1", 1 would be the program)
     guard = (f"printenv SLURM_JOB_ID >/dev/null || (echo 'resources.finetune.nodes={nodes} trains over the nodes "
              "of a SLURM job: run with --profile profiles/slurm' >&2; exit 1)")
     srun = (f"srun --nodes={nodes} --ntasks={nodes} --ntasks-per-node=1 "
-            f"--cpus-per-task={config['threads']['finetune']} --kill-on-bad-exit=1")
+            f"--cpus-per-task={config['threads']['finetune']} --mem=0 --kill-on-bad-exit=1")
     port = config["finetune"]["distributed"]["main_process_port"]
     return (f"{guard}; {srun} {python} -m tpt.launch slurm-node {accelerate} --num_machines {nodes} "
             f"--main_process_port {port} -m tpt.launch")
