@@ -52,11 +52,11 @@ def _run(tmp_path, model, name, cfg, processes, wait=True):
     cmd = (launch.command(config, ACCELERATE) + f" --train {data}/train.parquet --val {data}/val.parquet"
            f" --model {model} --out {tmp_path}/{name} --scratch {tmp_path}/{name}-scratch"
            f" --finetune '{json.dumps(cfg)}' --threads 2 --log {tmp_path}/{name}.log")
-    proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    output = tmp_path / f"{name}.out"  # a file, not a pipe: nobody reads a pipe while the run goes on
+    with open(output, "w") as out:
+        proc = subprocess.Popen(cmd, shell=True, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     if wait:
-        output = proc.communicate(timeout=600)[0]
-        assert proc.returncode == 0, output[-4000:]
+        assert proc.wait(timeout=600) == 0, output.read_text()[-4000:]
     return proc
 
 
@@ -94,7 +94,7 @@ def test_a_killed_two_process_finetune_resumes_from_its_checkpoint(tiny_model, t
             and time.time() < deadline:
         time.sleep(0.02)
     os.killpg(first.pid, signal.SIGKILL)
-    first.communicate()
+    first.wait()
     assert not (tmp_path / "two").exists(), "the fine-tune ended before the kill: make it longer"
     assert train.newest_checkpoint(str(scratch)) is not None
 
