@@ -61,3 +61,52 @@ def test_a_cancelled_shard_is_the_only_job_rerun(slurm_cluster, tmp_path, tiny_m
     assert generate == [SHARD_1]
     assert {name: (shards / name).stat().st_mtime_ns for name in done} == done
     assert (tmp_path / "results/round_0/eval/samples.parquet").exists()
+
+
+def test_snakemake_killed_during_a_slurm_finetune_resumes_from_its_checkpoint(slurm_cluster, tmp_path, tiny_model,
+                                                                               monkeypatch):
+    """SIGKILL Snakemake on the 'login node' while SLURM runs the fine-tune; the user cancels the orphaned job
+    (its run id is the job name), unlocks and reruns: only the fine-tune is submitted again, and it resumes from
+    the checkpoint the killed job left."""
+    import signal
+
+    import yaml
+
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    small = {"mem_mb": 1500, "runtime": 10}
+    config = _merge(TINY, {"model": {"base": tiny_model}, "finetune": {"epochs": 40, "batch_size": 1, "save_steps": 5},
+                           "resources": {"generate": small, "finetune": small}})
+    with open(tmp_path / "test-config.yaml", "w") as f:
+        yaml.safe_dump(config, f)
+    cmd = [os.path.join(os.path.dirname(sys.executable), "snakemake"), "-s", os.path.join(REPO, "Snakefile"),
+           "-d", str(tmp_path), "--configfile", str(tmp_path / "test-config.yaml"), "--cores", "2",
+           "results/models/round_1", *SLURM_ARGS]
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    scratch = tmp_path / "results/scratch/finetune/round_1"
+    deadline = time.time() + 600
+    while not list(scratch.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline \
+            and first.poll() is None:
+        time.sleep(0.2)
+    assert list(scratch.glob("checkpoint-*/trainer_state.json")), "the fine-tune job never wrote a checkpoint"
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+
+    # the job outlives the Snakemake that submitted it: cancel it, as the README says, and wait for the queue
+    out = subprocess.run(["squeue", "-h", "-o", "%i|%k"], capture_output=True, text=True).stdout
+    orphans = [line.split("|")[0] for line in out.splitlines() if "|rule_finetune_" in line]
+    assert orphans, out
+    subprocess.run(["scancel", *orphans], check=True)
+    while subprocess.run(["squeue", "-h", "-j", ",".join(orphans)], capture_output=True, text=True).stdout.strip():
+        time.sleep(0.5)
+
+    since = _now()
+    assert subprocess.run(cmd + ["--unlock"], capture_output=True).returncode == 0
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    # (the cancelled job still shows in sacct's window: it ended after `since`)
+    rules = [comment.split("_wildcards_")[0] for _, comment, state in _sacct(since)
+             if comment.startswith("rule_") and not state.startswith("CANCELLED")]
+    assert rules == ["rule_finetune"], rules
+    log = (tmp_path / "results/logs/round_1/finetune.log").read_text()
+    assert "'resumed_from': '" in log and "checkpoint-" in log.split("'resumed_from': '")[1][:200]
+    assert (tmp_path / "results/models/round_1/model.safetensors").exists()
