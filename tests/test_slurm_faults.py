@@ -7,7 +7,7 @@ import sys
 import time
 
 from test_slurm import _sacct, pytestmark, slurm_cluster  # noqa: F401  (the cluster fixture and the opt-in marks)
-from test_workflow import REPO, TINY, _merge
+from test_workflow import REPO, TINY, _merge, command, kill_snakemake_when
 
 SLURM_ARGS = ["--profile", os.path.join(REPO, "profiles", "slurm"),
               # a tiny workflow: poll fast, no network filesystem to wait for; squeue notices an external scancel
@@ -29,12 +29,8 @@ def test_a_cancelled_shard_is_the_only_job_rerun(slurm_cluster, tmp_path, tiny_m
     monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     config = _merge(TINY, {"model": {"base": tiny_model}, "eval": {"n": 2, "shards": 3},
                            "resources": {"generate": {"mem_mb": 1500, "runtime": 10}}})
-    import yaml
-    with open(tmp_path / "test-config.yaml", "w") as f:
-        yaml.safe_dump(config, f)
-    cmd = [os.path.join(os.path.dirname(sys.executable), "snakemake"), "-s", os.path.join(REPO, "Snakefile"),
-           "-d", str(tmp_path), "--configfile", str(tmp_path / "test-config.yaml"), "--cores", "2",
-           "results/round_0/eval/samples.parquet", *SLURM_ARGS]  # the target first: --default-resources takes the rest
+    # the target first: --default-resources takes the arguments after it
+    cmd = command(tmp_path, config, "results/round_0/eval/samples.parquet", *SLURM_ARGS)
 
     # first run: cancel shard 1's job as soon as SLURM runs it; the sibling shards finish (keep-going)
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -68,28 +64,15 @@ def test_snakemake_killed_during_a_slurm_finetune_resumes_from_its_checkpoint(sl
     """SIGKILL Snakemake on the 'login node' while SLURM runs the fine-tune; the user cancels the orphaned job
     (its run id is the job name), unlocks and reruns: only the fine-tune is submitted again, and it resumes from
     the checkpoint the killed job left."""
-    import signal
-
-    import yaml
-
     monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     small = {"mem_mb": 1500, "runtime": 10}
-    config = _merge(TINY, {"model": {"base": tiny_model}, "finetune": {"epochs": 40, "batch_size": 1, "save_steps": 5},
+    config = _merge(TINY, {"model": {"base": tiny_model},
+                           "finetune": {"epochs": 40, "batch_size": 1, "save_steps": 5},
                            "resources": {"generate": small, "finetune": small}})
-    with open(tmp_path / "test-config.yaml", "w") as f:
-        yaml.safe_dump(config, f)
-    cmd = [os.path.join(os.path.dirname(sys.executable), "snakemake"), "-s", os.path.join(REPO, "Snakefile"),
-           "-d", str(tmp_path), "--configfile", str(tmp_path / "test-config.yaml"), "--cores", "2",
-           "results/models/round_1", *SLURM_ARGS]
-    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     scratch = tmp_path / "results/scratch/finetune/round_1"
-    deadline = time.time() + 600
-    while not list(scratch.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline \
-            and first.poll() is None:
-        time.sleep(0.2)
-    assert list(scratch.glob("checkpoint-*/trainer_state.json")), "the fine-tune job never wrote a checkpoint"
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait()
+    kill_snakemake_when(tmp_path, config, lambda: list(scratch.glob("checkpoint-*/trainer_state.json")),
+                        "the fine-tune job wrote a checkpoint", "results/models/round_1", *SLURM_ARGS)
+    cmd = command(tmp_path, config, "results/models/round_1", *SLURM_ARGS)
 
     # the job outlives the Snakemake that submitted it: cancel it, as the README says, and wait for the queue
     out = subprocess.run(["squeue", "-h", "-o", "%i|%k"], capture_output=True, text=True).stdout

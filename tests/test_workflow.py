@@ -32,14 +32,19 @@ TINY = {
 }
 
 
-def snakemake(workdir, config, *args):
-    """Run the workflow in workdir with `config` layered over config.yaml; return the finished process."""
+def command(workdir, config, *args):
+    """The snakemake command line that runs the workflow in workdir with `config` layered over config.yaml
+    (written to workdir/test-config.yaml)."""
     path = os.path.join(workdir, "test-config.yaml")
     with open(path, "w") as f:
         yaml.safe_dump(config, f)
-    cmd = [SNAKEMAKE, "-s", os.path.join(REPO, "Snakefile"), "-d", str(workdir), "--configfile", path,
-           "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    return [SNAKEMAKE, "-s", os.path.join(REPO, "Snakefile"), "-d", str(workdir), "--configfile", path,
+            "--cores", "2", *args]
+
+
+def snakemake(workdir, config, *args):
+    """Run the workflow in workdir with `config` layered over config.yaml; return the finished process."""
+    return subprocess.run(command(workdir, config, *args), capture_output=True, text=True, timeout=900)
 
 
 def _merge(base, extra):
@@ -113,16 +118,14 @@ def test_sharded_sampling_writes_the_same_artifact_as_one_job(tmp_path):
     pd.testing.assert_frame_equal(artifacts.read(str(tmp_path / "shards3" / target), artifacts.SAMPLES), frames[1])
 
 
-def kill_snakemake_when(workdir, config, ready, what):
-    """Start the workflow in workdir, SIGKILL Snakemake's whole process group (its jobs too) as soon as ready()
-    is true, and return. Fails if ready() never became true while the run was going."""
+def kill_snakemake_when(workdir, config, ready, what, *args):
+    """Start the workflow in workdir (args: more snakemake arguments), SIGKILL Snakemake's whole process group
+    (its local jobs too) as soon as ready() is true, and return. Fails if ready() never became true while the run
+    was going."""
     import signal
     import time
 
-    with open(workdir / "test-config.yaml", "w") as f:
-        yaml.safe_dump(config, f)
-    cmd = [SNAKEMAKE, "-s", os.path.join(REPO, "Snakefile"), "-d", str(workdir), "--configfile",
-           str(workdir / "test-config.yaml"), "--cores", "2"]
+    cmd = command(workdir, config, *args)
     run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 600
     while not ready() and time.time() < deadline and run.poll() is None:

@@ -10,8 +10,8 @@ from math import comb
 import numpy as np
 import pandas as pd
 
-SCORINGS = ("strict", "numeric", "flexible")  # every scoring a task may fill (see tpt.tasks)
-FAILURE_KINDS = ("wrong_answer", "time_limit", "memory_limit", "runtime_error")  # code tasks' judge verdicts
+from tpt.code.judge import FAILURE_KINDS
+from tpt.verify import SCORINGS  # every scoring a task may fill: the math tasks fill all, code tasks strict
 
 
 def pass_at_k(n, c, k):
@@ -55,7 +55,8 @@ def eval_metrics(samples, verdicts, round_):
     add("truncation_rate", df["truncated"].mean())
     if code:
         for kind in FAILURE_KINDS:
-            add(f"{kind}_rate", (df["failure"] == kind).mean())
+            if kind != "no_code":  # that is no_answer_rate
+                add(f"{kind}_rate", (df["failure"] == kind).mean())
     add("mean_completion_tokens", df["completion_tokens"].mean())
     add("problems", len(correct))
     add("samples_per_problem", n)

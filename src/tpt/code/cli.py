@@ -14,6 +14,7 @@ import time
 import pandas as pd
 
 from tpt import artifacts, tasks, verify
+from tpt.tasks import codecontests
 from tpt.code.sandbox import SandboxUnavailable
 
 
@@ -41,8 +42,8 @@ def main(argv=None):
     ap.add_argument("--source", help="the task's data: hub id, folder, or one .jsonl/.parquet file (default: the "
                                      "task's hub dataset)")
     ap.add_argument("--split", default="test", choices=["train", "test"])
-    ap.add_argument("--tests", nargs="+", default=["public", "private", "generated"],
-                    choices=["public", "private", "generated"], help="codecontests: the tests to run")
+    ap.add_argument("--tests", nargs="+", default=list(codecontests.TEST_SPLITS),
+                    choices=list(codecontests.TEST_SPLITS), help="codecontests: the tests to run")
     ap.add_argument("--out", help="where to write the verdicts (Parquet); default: only print the summary")
     ap.add_argument("--workers", type=int, default=None, help="tests run at once (default: every core)")
     ap.add_argument("--backend", default="auto", choices=["auto", "unshare", "userns", "none"])

@@ -15,6 +15,7 @@ import os
 import pandas as pd
 
 from tpt.code import verify as code_verify
+from tpt.code.judge import extract_program
 from tpt.tasks import read_split
 
 SCORINGS = ("strict",)  # strict: every assert holds
@@ -68,7 +69,7 @@ def load(split, options):
 
 def program_of(completion, spec):
     """The harness around the completion's first code block (None: no code)."""
-    program = code_verify.extract_program(completion)
+    program = extract_program(completion)
     if program is None:
         return None
     return HARNESS.format(setup=spec.get("setup", ""), program=program, passed=PASSED)
