@@ -51,3 +51,48 @@ def test_profile_by_path_still_works(tmp_path):
     run = snakemake_from_repo_root(tmp_path, "--profile", "profiles/slurm", "-n", "--cores", "8")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "slurm_partition=debug" in run.stdout + run.stderr
+
+
+def readme_rerun_command():
+    """The README's command that reruns one round (the line of a code block with `--forcerun` on a round's think
+    shards), without its comment."""
+    lines = [line for line in open(os.path.join(REPO, "README.md")).read().splitlines()
+             if line.startswith("snakemake ") and "--forcerun results/round_" in line and "think/shards" in line]
+    assert len(lines) == 1, f"README.md should show the rerun-one-round command once, found {lines}"
+    return lines[0].split("#")[0].strip()
+
+
+@pytest.mark.slow
+def test_readme_command_reruns_one_round_with_the_same_samples(tmp_path):
+    """Run TINY, then the README's rerun command as written (through bash, which expands the shard glob), for
+    round 1: round 1 is redone (think, verify, prune, fine-tune, eval) with identical samples, the report is
+    rebuilt, round 0 is left alone."""
+    import pandas as pd
+
+    from test_workflow import TINY, snakemake
+    from tpt import artifacts
+
+    command = readme_rerun_command()
+    assert command.startswith("snakemake --cores 2 --forcerun results/round_2/think/shards/samples_*.parquet")
+    assert snakemake(tmp_path, TINY).returncode == 0
+    res = tmp_path / "results"
+    think = res / "round_1/think/samples.parquet"
+    outputs = [think, res / "round_1/think/verdicts.parquet", res / "round_1/prune/sft_train.parquet",
+               res / "models/round_1/model.safetensors", res / "round_1/eval/samples.parquet",
+               res / "round_1/eval/metrics.parquet", res / "report/summary.md"]
+    kept = [res / "data/train.parquet", res / "models/round_0/model.safetensors", res / "round_0/eval/metrics.parquet"]
+    before = {p: p.stat().st_mtime_ns for p in outputs + kept}
+    samples = {p: artifacts.read(str(p), artifacts.SAMPLES) for p in (think, res / "round_1/eval/samples.parquet")}
+
+    # the README's words, for round 1 of this 1-round config, run by bash in the working directory
+    words = command.replace("round_2", "round_1").replace(
+        "snakemake ", f"{SNAKEMAKE} -s {REPO}/Snakefile --configfile test-config.yaml ", 1)
+    run = subprocess.run(["bash", "-c", words], cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "samples_0.parquet" in run.stderr + run.stdout  # the glob found the shard
+
+    assert all(p.stat().st_mtime_ns != before[p] for p in outputs), [p for p in outputs if
+                                                                     p.stat().st_mtime_ns == before[p]]
+    assert all(p.stat().st_mtime_ns == before[p] for p in kept)
+    for path, frame in samples.items():
+        pd.testing.assert_frame_equal(artifacts.read(str(path), artifacts.SAMPLES), frame)
