@@ -7,5 +7,7 @@ rule problems:
         f"{R}/benchmarks/problems_{{split}}.tsv",
     params:
         task=config["task"],
+    conda:
+        conda_env("light")
     script:
         "../scripts/problems.py"

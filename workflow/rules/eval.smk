@@ -10,5 +10,7 @@ rule eval_metrics:
         f"{R}/logs/round_{{round}}/eval_metrics.log",
     benchmark:
         f"{R}/benchmarks/round_{{round}}/eval_metrics.tsv",
+    conda:
+        conda_env("light")
     script:
         "../scripts/eval_metrics.py"

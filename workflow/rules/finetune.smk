@@ -28,7 +28,9 @@ rule finetune:
     resources:
         **job_resources("finetune"),
     threads: config["threads"]["finetune"]
+    conda:
+        conda_env("train", "finetune")
     shell:
-        launch.command(config, os.path.join(workflow.basedir, "config", "accelerate"))
+        launch.command(config, os.path.join(workflow.basedir, "config", "accelerate"), JOB_PYTHON)
         + " --train {input.train:q} --val {input.val:q} --model {params.model:q} --out {output:q}"
         " --scratch {params.scratch:q} --finetune {params.finetune:q} --threads {threads} --log {log:q}"

@@ -21,6 +21,8 @@ rule generate:
     resources:
         **job_resources("generate"),
     threads: config["threads"]["generate"]
+    conda:
+        conda_env("sample", "generate")
     script:
         "../scripts/generate.py"
 
@@ -32,8 +34,9 @@ rule gather_samples:
                          shard=range(config[w.phase]["shards"])),
     output:
         f"{R}/round_{{round}}/{{phase}}/samples.parquet",
+    log:
+        f"{R}/logs/round_{{round}}/gather_{{phase}}.log",
     run:
-        from tpt import artifacts, sampling
+        from tpt import sampling
 
-        shards = [artifacts.read(path, artifacts.SAMPLES) for path in input]
-        artifacts.write(sampling.gather(shards), output[0], artifacts.SAMPLES)
+        sampling.gather_files(list(input), output[0], log[0])

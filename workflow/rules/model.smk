@@ -15,5 +15,7 @@ rule base_model:
     resources:
         **job_resources("base_model"),
     threads: config["threads"]["base_model"]
+    conda:
+        conda_env("train", "base_model")
     script:
         "../scripts/base_model.py"

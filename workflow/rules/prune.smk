@@ -13,5 +13,7 @@ rule prune:
         f"{R}/benchmarks/round_{{round}}/prune.tsv",
     params:
         prune=config["prune"],
+    conda:
+        conda_env("light")
     script:
         "../scripts/prune.py"

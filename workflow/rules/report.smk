@@ -14,5 +14,7 @@ rule report:
         f"{R}/benchmarks/report.tsv",
     params:
         rounds=list(range(config["rounds"] + 1)),
+    conda:
+        conda_env("light")
     script:
         "../scripts/report.py"

@@ -15,6 +15,8 @@ rule verify:
         task=config["task"],
         verify=config["verify"],
     threads: config["threads"]["verify"]
+    conda:
+        conda_env("judge")
     script:
         "../scripts/verify.py"
 
@@ -28,5 +30,7 @@ rule judge_selftest:
         f"{R}/logs/judge_selftest.log",
     params:
         code=config["verify"]["code"],
+    conda:
+        conda_env("judge")
     script:
         "../scripts/judge_selftest.py"
