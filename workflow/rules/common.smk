@@ -47,8 +47,10 @@ def job_resources(rule):
     """The resources of a GPU-capable job, from config["resources"][rule]. Memory and runtime grow with the retry
     attempt (a job killed for memory or time gets more the next time); unset keys are left to the profile."""
     res = config["resources"][rule]
-    out = {"mem_mb": lambda wildcards, attempt: res["mem_mb"] * attempt,
-           "runtime": lambda wildcards, attempt: res["runtime"] * attempt}
+    out = {
+        "mem_mb": lambda wildcards, attempt: res["mem_mb"] * attempt,
+        "runtime": lambda wildcards, attempt: res["runtime"] * attempt,
+    }
     nodes = res.get("nodes", 1)  # only finetune trains over several nodes
     if nodes > 1:
         # sbatch --nodes=M --ntasks=M: one task per node, for the srun in the rule's command (tpt.launch); `mpi`
@@ -105,5 +107,6 @@ def finetune_init(wildcards):
 
 
 def report_outputs():
-    return [f"{R}/report/{name}" for name in ("summary.parquet", "summary.md", "pass1.png", "passk.png",
-                                               "solve_rate.png")]
+    return [
+        f"{R}/report/{name}" for name in ("summary.parquet", "summary.md", "pass1.png", "passk.png", "solve_rate.png")
+    ]

@@ -4,10 +4,10 @@ rule problems:
     log:
         f"{R}/logs/problems_{{split}}.log",
     benchmark:
-        f"{R}/benchmarks/problems_{{split}}.tsv",
-    params:
-        task=config["task"],
+        f"{R}/benchmarks/problems_{{split}}.tsv"
     conda:
         conda_env("light")
+    params:
+        task=config["task"],
     script:
         "../scripts/problems.py"

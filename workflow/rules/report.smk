@@ -11,10 +11,10 @@ rule report:
     log:
         f"{R}/logs/report.log",
     benchmark:
-        f"{R}/benchmarks/report.tsv",
-    params:
-        rounds=list(range(config["rounds"] + 1)),
+        f"{R}/benchmarks/report.tsv"
     conda:
         conda_env("light")
+    params:
+        rounds=list(range(config["rounds"] + 1)),
     script:
         "../scripts/report.py"

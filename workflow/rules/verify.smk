@@ -10,13 +10,13 @@ rule verify:
     log:
         f"{R}/logs/round_{{round}}/verify_{{phase}}.log",
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/verify_{{phase}}.tsv",
+        f"{R}/benchmarks/round_{{round}}/verify_{{phase}}.tsv"
+    conda:
+        conda_env("judge")
+    threads: config["threads"]["verify"]
     params:
         task=config["task"],
         verify=config["verify"],
-    threads: config["threads"]["verify"]
-    conda:
-        conda_env("judge")
     script:
         "../scripts/verify.py"
 
@@ -28,9 +28,9 @@ rule judge_selftest:
         JUDGE_SELFTEST,
     log:
         f"{R}/logs/judge_selftest.log",
-    params:
-        code=config["verify"]["code"],
     conda:
         conda_env("judge")
+    params:
+        code=config["verify"]["code"],
     script:
         "../scripts/judge_selftest.py"
