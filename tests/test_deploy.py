@@ -284,3 +284,16 @@ def test_snakemake_lint_is_clean(tmp_path, config):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert "Congratulations, your workflow is in a good condition!" in run.stdout + run.stderr
+
+
+def test_snakemake_files_are_formatted_with_snakefmt():
+    """The Snakefile and the rule files are as snakefmt (pinned in the test extra, line length from pyproject's
+    [tool.snakefmt]) writes them. To fix: `.venv/bin/snakefmt Snakefile workflow/rules/`."""
+    import shutil
+    import sys
+
+    snakefmt = shutil.which("snakefmt", path=os.path.dirname(sys.executable)) or shutil.which("snakefmt")
+    assert snakefmt, "snakefmt is not installed: pip install -e '.[test]'"
+    run = subprocess.run([snakefmt, "--check", "--diff", "Snakefile", "workflow/rules/"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, "run `snakefmt Snakefile workflow/rules/`:\n" + (run.stdout + run.stderr)[-3000:]
