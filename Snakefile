@@ -1,10 +1,21 @@
 import os
+import sys
 
 # tpt: Think, Prune, Train, Improve (Costello et al., 2025) as a Snakemake workflow.
 # Each round r: think (sample from model r-1 on train problems), verify, prune, finetune into model r,
 # then evaluate model r on the test problems. Round 0 evaluates the base model. See README.md.
 
+
 configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+# The workflow's package, tpt, comes from its own src/: while the workflow is parsed and in the jobs (Snakemake
+# passes this search path on to `script:` jobs; the finetune command gets it from JOB_PYTHON in common.smk), so
+# the rules' conda environments (envs/, --sdm conda) hold only third-party software.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 
 include: "workflow/rules/common.smk"

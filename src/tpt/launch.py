@@ -58,11 +58,12 @@ def plan(config):
     return nodes, per_node, strategy
 
 
-def command(config, accelerate_dir):
+def command(config, accelerate_dir, python=None):
     """The start of the finetune rule's shell command: what runs `-m tpt.launch` once or in every process
-    (the rule appends the paths). accelerate_dir holds the shipped accelerate configs, <strategy>.yaml."""
+    (the rule appends the paths). accelerate_dir holds the shipped accelerate configs, <strategy>.yaml. python:
+    the words that start the job's Python (a conda job's `env PYTHONPATH=... python`); default: this Python."""
     nodes, per_node, strategy = plan(config)
-    python = shlex.quote(sys.executable)
+    python = python or shlex.quote(sys.executable)
     if strategy is None:
         return f"{python} -m tpt.launch"
     accelerate = (f"--config_file {shlex.quote(os.path.join(accelerate_dir, strategy + '.yaml'))} "

@@ -1,7 +1,10 @@
 # Paths of every artifact, the round helpers and the config check: the one place they are spelled out.
 import os
+import shlex
+import sys
 
 from snakemake.utils import validate
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from tpt import tasks
 from tpt.config import check
@@ -23,12 +26,31 @@ wildcard_constraints:
     split="train|test",
 
 
+# Software: with --sdm conda each job runs in the environment of its family (envs/*.yaml: third-party packages
+# with the pins of pyproject.toml); tpt itself comes from the workflow's src/ (see the Snakefile). A `shell:`
+# command starts its Python as JOB_PYTHON: the environment's own `python` with src/ on PYTHONPATH under conda,
+# else the Python that runs Snakemake.
+CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+SRC = os.path.join(workflow.basedir, "src")
+JOB_PYTHON = f"env PYTHONPATH={shlex.quote(SRC)} python" if CONDA else shlex.quote(sys.executable)
+
+
+def conda_env(family, gpu_job=None):
+    """The environment file of a family of jobs, envs/<family>.yaml; with gpu_job, its -gpu variant when
+    config["resources"][gpu_job] asks for GPUs, else its -cpu variant."""
+    if gpu_job is not None:
+        family += "-gpu" if config["resources"][gpu_job]["gpu"] else "-cpu"
+    return f"../../envs/{family}.yaml"  # relative to the file of the rule, as Snakemake reads it
+
+
 def job_resources(rule):
-    """The resources of a GPU-capable rule from config["resources"][rule]: memory and runtime grow with the retry
+    """The resources of a GPU-capable job, from config["resources"][rule]. Memory and runtime grow with the retry
     attempt (a job killed for memory or time gets more the next time); unset keys are left to the profile."""
     res = config["resources"][rule]
-    out = {"mem_mb": lambda wildcards, attempt: res["mem_mb"] * attempt,
-           "runtime": lambda wildcards, attempt: res["runtime"] * attempt}
+    out = {
+        "mem_mb": lambda wildcards, attempt: res["mem_mb"] * attempt,
+        "runtime": lambda wildcards, attempt: res["runtime"] * attempt,
+    }
     nodes = res.get("nodes", 1)  # only finetune trains over several nodes
     if nodes > 1:
         # sbatch --nodes=M --ntasks=M: one task per node, for the srun in the rule's command (tpt.launch); `mpi`
@@ -67,7 +89,7 @@ def model_of(round_):
 
 
 def model_input(round_):
-    """model_of(round) as a rule input: a hub id is no file, so it is no input."""
+    """model_of(round) as an input of a job: a hub id is no file, so it is no input."""
     path = model_of(round_)
     return [path] if int(round_) > 0 or BUILTIN or os.path.exists(path) else []
 
@@ -85,5 +107,6 @@ def finetune_init(wildcards):
 
 
 def report_outputs():
-    return [f"{R}/report/{name}" for name in ("summary.parquet", "summary.md", "pass1.png", "passk.png",
-                                               "solve_rate.png")]
+    return [
+        f"{R}/report/{name}" for name in ("summary.parquet", "summary.md", "pass1.png", "passk.png", "solve_rate.png")
+    ]

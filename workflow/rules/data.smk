@@ -4,7 +4,9 @@ rule problems:
     log:
         f"{R}/logs/problems_{{split}}.log",
     benchmark:
-        f"{R}/benchmarks/problems_{{split}}.tsv",
+        f"{R}/benchmarks/problems_{{split}}.tsv"
+    conda:
+        conda_env("light")
     params:
         task=config["task"],
     script:

@@ -9,6 +9,8 @@ rule eval_metrics:
     log:
         f"{R}/logs/round_{{round}}/eval_metrics.log",
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/eval_metrics.tsv",
+        f"{R}/benchmarks/round_{{round}}/eval_metrics.tsv"
+    conda:
+        conda_env("light")
     script:
         "../scripts/eval_metrics.py"

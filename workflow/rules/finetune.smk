@@ -9,8 +9,6 @@ from tpt import launch
 # Trainer checkpoints live in a scratch folder outside the declared output (Snakemake deletes a declared output
 # before rerunning its rule): a killed fine-tune resumes from its newest checkpoint.
 rule finetune:
-    wildcard_constraints:
-        round=r"[1-9]\d*",  # round 0 is the base model: nothing to prune or train
     input:
         train=f"{R}/round_{{round}}/prune/sft_train.parquet",
         val=f"{R}/round_{{round}}/prune/sft_val.parquet",
@@ -20,15 +18,19 @@ rule finetune:
     log:
         f"{R}/logs/round_{{round}}/finetune.log",
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/finetune.tsv",
+        f"{R}/benchmarks/round_{{round}}/finetune.tsv"
+    wildcard_constraints:
+        round=r"[1-9]\d*",  # round 0 is the base model: nothing to prune or train
+    conda:
+        conda_env("train", "finetune")
+    threads: config["threads"]["finetune"]
+    resources:
+        **job_resources("finetune"),
     params:
         model=lambda w: model_of(finetune_init(w)),
         finetune=json.dumps(config["finetune"], sort_keys=True),
         scratch=f"{R}/scratch/finetune/round_{{round}}",
-    resources:
-        **job_resources("finetune"),
-    threads: config["threads"]["finetune"]
     shell:
-        launch.command(config, os.path.join(workflow.basedir, "config", "accelerate"))
+        launch.command(config, os.path.join(workflow.basedir, "config", "accelerate"), JOB_PYTHON)
         + " --train {input.train:q} --val {input.val:q} --model {params.model:q} --out {output:q}"
         " --scratch {params.scratch:q} --finetune {params.finetune:q} --threads {threads} --log {log:q}"

@@ -11,16 +11,18 @@ rule generate:
     log:
         f"{R}/logs/round_{{round}}/generate_{{phase}}_{{shard}}.log",
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/generate_{{phase}}_{{shard}}.tsv",
+        f"{R}/benchmarks/round_{{round}}/generate_{{phase}}_{{shard}}.tsv"
+    conda:
+        conda_env("sample", "generate")
+    threads: config["threads"]["generate"]
+    resources:
+        **job_resources("generate"),
     params:
         model=lambda w: model_of(generation_model(w)),
         task=config["task"],
         settings=lambda w: config[w.phase],
         sampling=config["sampling"],
         seed=config["seed"],
-    resources:
-        **job_resources("generate"),
-    threads: config["threads"]["generate"]
     script:
         "../scripts/generate.py"
 
@@ -28,12 +30,14 @@ rule generate:
 # Runs in Snakemake's own process (a local rule with a `run:` block): joining Parquet files needs no job.
 rule gather_samples:
     input:
-        lambda w: expand(f"{R}/round_{w.round}/{w.phase}/shards/samples_{{shard}}.parquet",
-                         shard=range(config[w.phase]["shards"])),
+        lambda w: expand(
+            f"{R}/round_{w.round}/{w.phase}/shards/samples_{{shard}}.parquet", shard=range(config[w.phase]["shards"])
+        ),
     output:
         f"{R}/round_{{round}}/{{phase}}/samples.parquet",
+    log:
+        f"{R}/logs/round_{{round}}/gather_{{phase}}.log",
     run:
-        from tpt import artifacts, sampling
+        from tpt import sampling
 
-        shards = [artifacts.read(path, artifacts.SAMPLES) for path in input]
-        artifacts.write(sampling.gather(shards), output[0], artifacts.SAMPLES)
+        sampling.gather_files(list(input), output[0], log[0])

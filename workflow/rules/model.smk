@@ -6,14 +6,16 @@ rule base_model:
     log:
         f"{R}/logs/base_model.log",
     benchmark:
-        f"{R}/benchmarks/base_model.tsv",
+        f"{R}/benchmarks/base_model.tsv"
+    conda:
+        conda_env("train", "base_model")
+    threads: config["threads"]["base_model"]
+    resources:
+        **job_resources("base_model"),
     params:
         task=config["task"],
         builtin=config["model"]["builtin"],
         finetune=config["finetune"],
         scratch=f"{R}/scratch/base_model",
-    resources:
-        **job_resources("base_model"),
-    threads: config["threads"]["base_model"]
     script:
         "../scripts/base_model.py"

@@ -1,6 +1,4 @@
 rule prune:
-    wildcard_constraints:
-        round=r"[1-9]\d*",  # round 0 is the base model: nothing to prune or train
     input:
         samples=f"{R}/round_{{round}}/think/samples.parquet",
         verdicts=f"{R}/round_{{round}}/think/verdicts.parquet",
@@ -10,7 +8,11 @@ rule prune:
     log:
         f"{R}/logs/round_{{round}}/prune.log",
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/prune.tsv",
+        f"{R}/benchmarks/round_{{round}}/prune.tsv"
+    wildcard_constraints:
+        round=r"[1-9]\d*",  # round 0 is the base model: nothing to prune or train
+    conda:
+        conda_env("light")
     params:
         prune=config["prune"],
     script:

@@ -11,7 +11,9 @@ rule report:
     log:
         f"{R}/logs/report.log",
     benchmark:
-        f"{R}/benchmarks/report.tsv",
+        f"{R}/benchmarks/report.tsv"
+    conda:
+        conda_env("light")
     params:
         rounds=list(range(config["rounds"] + 1)),
     script:

@@ -10,11 +10,13 @@ rule verify:
     log:
         f"{R}/logs/round_{{round}}/verify_{{phase}}.log",
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/verify_{{phase}}.tsv",
+        f"{R}/benchmarks/round_{{round}}/verify_{{phase}}.tsv"
+    conda:
+        conda_env("judge")
+    threads: config["threads"]["verify"]
     params:
         task=config["task"],
         verify=config["verify"],
-    threads: config["threads"]["verify"]
     script:
         "../scripts/verify.py"
 
@@ -26,6 +28,8 @@ rule judge_selftest:
         JUDGE_SELFTEST,
     log:
         f"{R}/logs/judge_selftest.log",
+    conda:
+        conda_env("judge")
     params:
         code=config["verify"]["code"],
     script:

@@ -8,6 +8,7 @@ import hashlib
 
 import pandas as pd
 
+from tpt import artifacts
 from tpt.chat import render_prompt
 
 
@@ -55,6 +56,16 @@ def gather(shard_samples):
         keyed.append(df)
     out = pd.concat(keyed, ignore_index=True).sort_values(["_order", "sample_index"], kind="stable")
     return out.drop(columns="_order").reset_index(drop=True)
+
+
+def gather_files(shard_paths, out_path, log_path):
+    """The gather_samples rule (in Snakemake's own process): read the shards' SAMPLES, write the gathered artifact
+    and say in log_path how many samples it holds."""
+    shards = [artifacts.read(path, artifacts.SAMPLES) for path in shard_paths]
+    samples = gather(shards)
+    artifacts.write(samples, out_path, artifacts.SAMPLES)
+    with open(log_path, "w") as f:
+        f.write(f"{len(samples)} samples from {len(shards)} shards\n")
 
 
 def make_requests(problems, prompt_fn, phase, round_, n, seed):
