@@ -358,3 +358,19 @@ def test_math_example_config_plans_its_rounds(tmp_path):
     run = snakemake(tmp_path, config, "-n")
     assert run.returncode == 0, run.stderr[-2000:]
     assert "finetune" in run.stdout and "judge_selftest" not in run.stdout
+
+
+def test_split_names_of_a_folder_source_and_parquet_files(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame({"q": ["a?", "b?"], "a": [1, 2]}).to_parquet(data / "train.parquet")
+    (data / "validation.jsonl").write_text('{"q": "c?", "a": 3}\n')
+    config = _config({"task": {"name": "custom", "source": str(data), "custom": {
+        "train": "train", "test": "validation", "question": "q", "answer": "a", "scorer": "last_number"}},
+        "model": {"base": "org/model"}})
+    task = tasks.from_config(config["task"])
+    assert task.load("train")["answer"].tolist() == ["1", "2"]
+    assert task.load("test")["question"].tolist() == ["c?"]
+    config["task"]["custom"]["test"] = "test"
+    with pytest.raises(FileNotFoundError, match="neither test.jsonl nor test.parquet"):
+        tasks.from_config(config["task"]).load("test")
