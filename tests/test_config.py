@@ -82,5 +82,5 @@ def test_each_paper_preset_plans_its_rounds(tmp_path, preset):
     assert jobs["finetune"] == str(rounds) and jobs["verify"] == str(2 * rounds + 1)
     assert jobs["generate"] == str(rounds * shards["think"] + (rounds + 1) * shards["eval"])
     # code tasks: the judge proves itself once before any verdict
-    assert jobs.get("judge_selftest") == ("1" if config["task"]["name"] in tasks.CODE_TASKS else None)
+    assert jobs.get("judge_selftest") == ("1" if config["task"]["name"] in tasks.code_tasks() else None)
     assert "base_model" not in jobs  # a hub model needs no local base model
