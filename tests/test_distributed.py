@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -65,14 +66,32 @@ def _close(a, b, atol):
     return a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=atol) for k in a)
 
 
+@pytest.fixture(scope="module")
+def one_process(tiny_model, tmp_path_factory):
+    """(figures, folder) of the one-process fine-tune with CFG's settings and `changes` (4 examples a step), that
+    the 2-process ones are compared with; made once for all strategies."""
+    runs = {}
+
+    def run(**changes):
+        key = json.dumps(changes, sort_keys=True)
+        if key not in runs:
+            out = tmp_path_factory.mktemp("one")
+            runs[key] = (train.finetune(tiny_model, str(out / "model"), ROWS, ROWS[:2],
+                                        {**CFG, **changes, "batch_size": 4}, str(out / "scratch")), out / "model")
+        return runs[key]
+    return run
+
+
 @pytest.mark.parametrize("method", ["full", "lora"])
-@pytest.mark.parametrize("strategy, distributed", [("auto", "multi_cpu"), ("fsdp", "fsdp")])
+@pytest.mark.parametrize("strategy, distributed", [("auto", "multi_cpu"), ("fsdp", "fsdp"),
+                                                   ("deepspeed", "deepspeed")])
 def test_two_processes_train_the_weights_of_one_process_with_the_same_global_batch(tiny_model, tmp_path, method,
-                                                                                  strategy, distributed):
-    """DDP (auto on CPU processes) and FSDP2 from the shipped config/accelerate/fsdp.yaml, full and LoRA."""
+                                                                                  strategy, distributed,
+                                                                                  one_process):
+    """DDP (auto on CPU processes), FSDP2 and DeepSpeed ZeRO-3 from the shipped config/accelerate/*.yaml, full
+    fine-tuning and LoRA: the gathered, saved model equals the one-process one."""
     cfg = {**CFG, "method": method}
-    one = train.finetune(tiny_model, str(tmp_path / "one"), ROWS, ROWS[:2], {**cfg, "batch_size": 4},
-                         str(tmp_path / "one-scratch"))
+    one, one_dir = one_process(method=method)
     # 2 processes x 2 examples a step
     _run(tmp_path, tiny_model, "two", {**cfg, "batch_size": 2}, processes=2, strategy=strategy)
 
@@ -82,11 +101,12 @@ def test_two_processes_train_the_weights_of_one_process_with_the_same_global_bat
     assert log.count("step 1/") == 1  # the main process alone writes the log
     AutoModelForCausalLM.from_pretrained(str(tmp_path / "two"))  # a plain HF folder
     assert not (tmp_path / "two-scratch").exists() and not (tmp_path / "two.tmp").exists()
-    assert _close(_weights(tmp_path / "one"), _weights(tmp_path / "two"), atol=1e-5)
+    assert _close(_weights(one_dir), _weights(tmp_path / "two"), atol=1e-5)
 
 
-@pytest.mark.parametrize("strategy", ["auto", pytest.param("fsdp", marks=pytest.mark.slow)])
-def test_a_killed_two_process_finetune_resumes_from_its_checkpoint(tiny_model, tmp_path, strategy):
+@pytest.mark.parametrize("strategy", ["auto", pytest.param("fsdp", marks=pytest.mark.slow),
+                                      pytest.param("deepspeed", marks=pytest.mark.slow)])
+def test_a_killed_two_process_finetune_resumes_from_its_checkpoint(tiny_model, tmp_path, strategy, one_process):
     cfg = {**CFG, "batch_size": 2, "epochs": 12, "save_steps": 4}  # 96 steps, a checkpoint every 4
     first = _run(tmp_path, tiny_model, "two", cfg, processes=2, wait=False, strategy=strategy)
     scratch = tmp_path / "two-scratch"
@@ -103,13 +123,13 @@ def test_a_killed_two_process_finetune_resumes_from_its_checkpoint(tiny_model, t
     if strategy == "fsdp":  # each process wrote its shard of the weights and of the optimizer state
         assert os.path.isdir(os.path.join(checkpoint, "pytorch_model_fsdp_0"))
         assert os.path.isdir(os.path.join(checkpoint, "optimizer_0"))
+    if strategy == "deepspeed":  # DeepSpeed's own checkpoint: each process's partition of weights and optimizer
+        assert [d.name for d in Path(checkpoint).glob("global_step*")] == [f"global_step{checkpoint.split('-')[-1]}"]
 
     _run(tmp_path, tiny_model, "two", cfg, processes=2, strategy=strategy)
     done = (tmp_path / "two.log").read_text().split("done: ")[1]
     assert re.search(r"'resumed_from': '[^']*checkpoint-\d+'", done) and "'steps': 96" in done
-    train.finetune(tiny_model, str(tmp_path / "one"), ROWS, ROWS[:2], {**cfg, "batch_size": 4},
-                   str(tmp_path / "one-scratch"))
-    assert _close(_weights(tmp_path / "one"), _weights(tmp_path / "two"), atol=1e-5)
+    assert _close(_weights(one_process(epochs=12, save_steps=4)[1]), _weights(tmp_path / "two"), atol=1e-5)
 
 
 def test_one_process_is_a_plain_python_process():

@@ -186,6 +186,11 @@ def _with_lora(model, lora):
 def _from_state_dict(init_model, cfg, state, generation_config):
     """A plain (unsharded) copy of the trained model from its gathered state dict. It is built on the meta device,
     so it takes no memory until the gathered tensors are assigned to it: a 70B model is held once, not twice."""
+    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+    # training is over: without this, under ZeRO-3 transformers would build the copy partitioned over all
+    # processes (zero.Init), and wait forever for the others, which build nothing (seen on 2 CPU processes)
+    unset_hf_deepspeed_config()
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(init_model), dtype=torch.float32,
                                                  attn_implementation=cfg.get("attn_implementation"))
