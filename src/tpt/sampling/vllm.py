@@ -55,7 +55,7 @@ class VLLMSampler:
 
 def cpu_binding(cores, tp):
     """VLLM_CPU_OMP_THREADS_BIND for tp CPU workers: the job's cores split in tp contiguous groups ("0|1",
-    "0-3|4-7"). vLLM's own default binds one NUMA node per worker, so it stops with one node and tp > 1."""
+    "0,1,2,3|4,5,6,7"). vLLM's own default binds one NUMA node per worker, so it stops with one node and tp > 1."""
     if len(cores) < tp:
         raise ValueError(f"sampling.vllm.tensor_parallel_size={tp} runs {tp} CPU worker processes, and this job has "
                          f"{len(cores)} core(s): lower sampling.vllm.tensor_parallel_size to {len(cores)} or less, "
