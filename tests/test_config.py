@@ -50,6 +50,8 @@ def test_schema_errors_name_the_key(extra, message):
      "task 'mbpp' scores strict"),
     ({"task": {"name": "codecontests"}, "model": {"base": "org/model"}, "prune": {"strategy": "soft"}},
      "set verify.code.stop_at_first_failure to false"),
+    ({"sampling": {"backend": "vllm", "vllm": {"tensor_parallel_size": 8}}, "resources": {"generate": {"gpu": 4}}},
+     "tensor_parallel_size=8 splits the model over 8 GPUs, and resources.generate.gpu=4"),
 ])
 def test_checks_across_keys(extra, message):
     with pytest.raises(ConfigError, match=message):

@@ -44,4 +44,9 @@ def check(config):
         raise ConfigError(f"finetune.max_length={config['finetune']['max_length']} is shorter than "
                           f"think.max_new_tokens={config['think']['max_new_tokens']}: long correct samples could "
                           "not be trained on")
+    tp, gpus = config["sampling"]["vllm"]["tensor_parallel_size"], config["resources"]["generate"]["gpu"]
+    if config["sampling"]["backend"] == "vllm" and gpus and tp > gpus:
+        raise ConfigError(f"sampling.vllm.tensor_parallel_size={tp} splits the model over {tp} GPUs, and "
+                          f"resources.generate.gpu={gpus}: set resources.generate.gpu to {tp}, or lower "
+                          "sampling.vllm.tensor_parallel_size")
     return config
