@@ -98,7 +98,7 @@ def diversity_rows(samples, verdicts, round_):
     df["signature"] = signatures(df["completion"], code)
     per_problem = df.groupby("problem_id")
     solved = per_problem["correct"].any()
-    distinct = per_problem.apply(lambda g: g.loc[g["correct"], "signature"].nunique(), include_groups=False)
+    distinct = df[df["correct"]].groupby("problem_id")["signature"].nunique().reindex(solved.index, fill_value=0)
     rows = [("coverage", *_mean_se(solved)), ("distinct_correct", *_mean_se(distinct))]
     if not code:
         answers = per_problem["answer_strict"].nunique()  # nunique ignores samples without an answer
@@ -134,10 +134,18 @@ def sft_rows(sft, samples, verdicts, round_):
 
 
 def think_metrics(samples, verdicts, sft, round_):
-    """The METRICS of a round's think phase: Pass@k on the train problems, their diversity, and the SFT set's
-    figures."""
-    from tpt.metrics import eval_metrics  # the same Pass@k as eval's
+    """The METRICS of a round's think phase: strict Pass@k for every k up to n on the train problems, their
+    diversity, and the SFT set's figures."""
+    from tpt.metrics import pass_at_k
 
-    rows = eval_metrics(samples, verdicts, round_).to_dict("records")
-    rows += sft_rows(sft, samples, verdicts, round_)
+    correct = verdicts.groupby("problem_id")["correct_strict"].sum().astype(int)
+    n = int(verdicts.groupby("problem_id").size().max())
+    rows = []
+    for k in range(1, n + 1):
+        per = np.array([pass_at_k(n, c, k) for c in correct])
+        rows.append({"round": round_, "metric": "pass@k_strict", "k": k, "value": per.mean(),
+                     "stderr": per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else None})
+    rows += [{"round": round_, "metric": m, "k": None, "value": float(v), "stderr": None}
+             for m, v in (("problems", len(correct)), ("samples_per_problem", n))]
+    rows += diversity_rows(samples, verdicts, round_) + sft_rows(sft, samples, verdicts, round_)
     return pd.DataFrame(rows)
