@@ -58,6 +58,7 @@ def validate_default(cfg):
     ({"variants": [{"name": "b"}]}, r"experiment.reference='a' is not one of the variants \(b\)"),
     ({"variants": [{"name": "a", "sett": {}}]}, r"variant 'a': unknown field\(s\) \['sett'\]"),
     ({"variants": [{"name": "a/b"}]}, "variant name 'a/b'"),
+    ({"variants": [{"name": "a"}, {"name": "a-1"}, {"name": "a_1"}]}, "'a-1' and 'a_1' differ only in"),
     ({"variants": [{"name": "a", "set": {"results": "elsewhere"}}]}, "results is set by the experiment"),
 ])
 def test_bad_experiments_name_the_variant_and_the_key(exp, message):

@@ -95,6 +95,12 @@ def expand(config, validate):
                               "of a listed variant)")
         overrides[vname] = over
 
+    idents = {}
+    for vname in overrides:  # module and rule names: '-' and '.' become '_', so a-b and a_b would collide
+        other = idents.setdefault(identifier(vname), vname)
+        if other != vname:
+            raise ConfigError(f"experiment.variants: the names {other!r} and {vname!r} differ only in '-', '.' or "
+                              "'_': rename one")
     variants = {}
     for vname in [reference] + [v for v in overrides if v != reference]:
         where = f"experiment variant {vname!r}"
@@ -111,6 +117,11 @@ def expand(config, validate):
         cfg["results"] = f"{base['results']}/{name}/{vname}"
         variants[vname] = cfg
     return name, reference, variants
+
+
+def identifier(name):
+    """A variant's name as a Python identifier: its Snakemake module and the prefix of its rules."""
+    return "v_" + re.sub(r"\W", "_", name)
 
 
 def _grid(grid, reference):

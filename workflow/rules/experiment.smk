@@ -12,7 +12,7 @@ from tpt import experiment
 EXPERIMENT, REFERENCE, VARIANTS = experiment.expand(
     config, lambda cfg: validate(cfg, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")))
 EXPERIMENT_DIR = f"{config['results']}/{EXPERIMENT}"
-MODULE = {name: "v_" + re.sub(r"\W", "_", name) for name in VARIANTS}  # module and rule-name prefix
+MODULE = {name: experiment.identifier(name) for name in VARIANTS}  # module and rule-name prefix
 
 
 def variant_paths(name, path, rounds=None):
