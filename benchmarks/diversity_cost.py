@@ -23,8 +23,7 @@ def round_of(problems, n, seed):
             sid = f"r/{i}/{j}"
             samples.append({"sample_id": sid, "problem_id": str(i), "sample_index": j, "completion": text,
                             "completion_tokens": len(text.split())})
-            ok = verify.extract_strict(text) == p["answer"] if hasattr(verify, "extract_strict") else (
-                text.rsplit("#### ", 1)[-1] == p["answer"])
+            ok = verify.score(text, p["answer"])["correct_strict"]
             verdicts.append({"sample_id": sid, "problem_id": str(i), "parsed": True, "truncated": False,
                              "correct": ok, "correct_strict": ok, "correct_numeric": ok, "correct_flexible": ok,
                              "answer_strict": text.rsplit("#### ", 1)[-1], "failure": None})
