@@ -165,3 +165,8 @@ def test_a_tiny_two_variant_experiment_end_to_end(tmp_path):
     assert "| wise | 1 |" in text and "paired by test problem" in text
     assert (tmp_path / "results/tiny/comparison/pass1.png").read_bytes()[:4] == b"\x89PNG"
     assert (wise / "report/summary.md").exists()
+
+    # the comparison is in the HTML report too
+    html = snakemake(tmp_path, {**TINY, "experiment": TWO}, "--report", str(tmp_path / "report.html"))
+    assert html.returncode == 0, html.stderr[-3000:]
+    assert "comparison/table.md" in (tmp_path / "report.html").read_text()
