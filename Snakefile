@@ -26,7 +26,15 @@ include: "workflow/rules/verify.smk"
 include: "workflow/rules/prune.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/eval.smk"
+include: "workflow/rules/diversity.smk"
 include: "workflow/rules/report.smk"
+
+
+# An experiment file (config/experiments/*.yaml, with --configfile) runs its variants side by side, each as a
+# module of this Snakefile (workflow/rules/experiment.smk); `all` then builds every variant and the comparison.
+if "experiment" in config:
+
+    include: "workflow/rules/experiment.smk"
 
 
 # Light jobs (a few seconds of pandas) run in Snakemake's own process even on a cluster: a SLURM job per step
@@ -37,9 +45,10 @@ localrules:
     gather_samples,
     prune,
     eval_metrics,
+    think_metrics,
     report,
 
 
 rule all:
     input:
-        report_outputs(),
+        experiment_outputs() if "experiment" in config else report_outputs(),

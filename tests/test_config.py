@@ -34,6 +34,8 @@ def test_the_default_config_is_valid_and_defaults_fill_missing_keys():
     ({"think": {"temperature": "hot"}}, "hot"),
     ({"sampling": {"backend": "tgi"}}, "tgi"),
     ({"rounds": -1}, "-1"),
+    ({"finetune": {"interpolate": {"ratio": 1.5}}}, "1.5"),
+    ({"finetune": {"interpolate": {"with": "init"}}}, "init"),
 ])
 def test_schema_errors_name_the_key(extra, message):
     with pytest.raises(Exception, match=message):
@@ -52,6 +54,11 @@ def test_schema_errors_name_the_key(extra, message):
      "set verify.code.stop_at_first_failure to false"),
     ({"sampling": {"backend": "vllm", "vllm": {"tensor_parallel_size": 8}}, "resources": {"generate": {"gpu": 4}}},
      "tensor_parallel_size=8 splits the model over 8 GPUs, and resources.generate.gpu=4"),
+    ({"prune": {"select": "farthest"}}, r"prune.select='farthest': not one of first, distinct"),
+    ({"prune": {"allocation": "prop2diff"}}, r"prune.allocation='prop2diff': not one of fixed, uniform, difficulty"),
+    ({"prune": {"allocation": "uniform", "per_problem": None}}, "set prune.per_problem to a number"),
+    ({"prune": {"accumulate_cap": 100}}, "prune.accumulate is false"),
+    ({"think": {"temperatures": [1.0, 0]}}, r"think.temperatures=\[1.0, 0\] has a 0"),
 ])
 def test_checks_across_keys(extra, message):
     with pytest.raises(ConfigError, match=message):

@@ -21,8 +21,9 @@ def _round(correct_by_problem):
     for p, outcomes in correct_by_problem.items():
         for i, ok in enumerate(outcomes):
             sid = f"{p}/{i}"
-            rows.append({"sample_id": sid, "problem_id": p, "sample_index": i, "completion_tokens": 10 + i})
-            verdicts.append({"sample_id": sid, "problem_id": p, "parsed": i != 0, "truncated": False,
+            rows.append({"sample_id": sid, "problem_id": p, "sample_index": i, "completion_tokens": 10 + i,
+                         "completion": f"{i} + 1 = {i + 1}"})
+            verdicts.append({"sample_id": sid, "problem_id": p, "parsed": i != 0, "truncated": False, "correct": ok,
                              "answer_strict": str(int(ok)),
                              "correct_strict": ok, "correct_numeric": ok, "correct_flexible": True, "failure": None})
     return pd.DataFrame(rows), pd.DataFrame(verdicts)

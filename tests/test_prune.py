@@ -70,3 +70,80 @@ def test_soft_pruning_keeps_code_that_passes_at_least_one_test():
     assert sorted(train["sample_id"]) == ["a/0", "c/0"]  # the first survivor of a, then c; b passes nothing
     train, _ = prune(*_round(rows, tests_passed=[2, 4, 0, 1]), PAPER, 1)
     assert sorted(train["sample_id"]) == ["a/1"]
+
+
+# Variants against the loss of diversity (prune.select, prune.allocation, prune.accumulate)
+
+def _math(rows):
+    """rows: (problem_id, completion, correct); sample_index in order within each problem"""
+    seen = {}
+    out = []
+    for p, c, ok in rows:
+        i = seen[p] = seen.get(p, -1) + 1
+        out.append((p, i, c, ok, False))
+    return _round(out)
+
+
+VARIED = [("a", "1 + 2 = 3. 3 + 4 = 7 #### 7", True),      # a/0
+          ("a", "1+2=3, then 3+4=7 #### 7", True),          # a/1: a/0's equations in other words
+          ("a", "2 + 1 = 3. 3 + 4 = 7 #### 7", True),       # a/2: one step differs from a/0
+          ("a", "4 + 4 = 8. 8 - 1 = 7 #### 7", True),       # a/3: every step differs
+          ("a", "wrong #### 9", False),
+          ("b", "5 + 5 = 10 #### 10", True), ("b", "bad", False), ("b", "bad", False), ("b", "bad", False),
+          ("b", "bad", False)]
+
+
+def test_distinct_keeps_solutions_with_other_equations_chosen_far_apart():
+    cfg = {**PAPER, "per_problem": 2, "select": "distinct"}
+    train, _ = prune(*_math(VARIED), cfg, 1)
+    # a: a/0 first, then the farthest from it: a/3 (2 steps differ) over a/2 (1 step); a/1 repeats a/0
+    assert sorted(train["sample_id"]) == ["a/0", "a/3", "b/0"]
+    train, _ = prune(*_math(VARIED), {**cfg, "per_problem": 5}, 1)
+    assert sorted(train["sample_id"]) == ["a/0", "a/2", "a/3", "b/0"]   # every distinct one, never a/1
+    first, _ = prune(*_math(VARIED), {**PAPER, "per_problem": 2}, 1)
+    assert sorted(first["sample_id"]) == ["a/0", "a/1", "b/0"]          # the paper's first-k keeps the repeat
+
+
+def test_uniform_gives_every_solved_problem_the_same_number():
+    train, _ = prune(*_math(VARIED), {**PAPER, "per_problem": 3, "select": "distinct", "allocation": "uniform"}, 1)
+    counts = train["problem_id"].value_counts()
+    assert counts["a"] == counts["b"] == 3
+    assert sorted(train[train.problem_id == "b"]["sample_id"]) == ["b/0"] * 3   # b's one solution, repeated
+    assert sorted(train[train.problem_id == "a"]["sample_id"]) == ["a/0", "a/2", "a/3"]
+
+
+def test_difficulty_gives_more_to_problems_the_model_rarely_solves():
+    cfg = {**PAPER, "per_problem": 2, "allocation": "difficulty", "select": "distinct"}
+    train, _ = prune(*_math(VARIED), cfg, 1)
+    # solve rates: a 4/5, b 1/5; failure rates 0.2 and 0.8 share out 2 x 2 = 4 examples: a 0.8 -> 1, b 3.2 -> 3
+    counts = train["problem_id"].value_counts()
+    assert counts["a"] == 1 and counts["b"] == 3
+    assert len(train) == 4
+
+
+def test_accumulate_pools_earlier_rounds_newest_first_without_repeats_and_capped():
+    earlier = pd.DataFrame({"sample_id": ["old/0", "old/1", "a/1x"], "problem_id": ["old", "old", "c"],
+                            "prompt": "Q", "completion": ["x", "y", "only"]})
+    rows = [("c", 0, "only", True, False), ("d", 0, "new", True, False)]
+    cfg = {**PAPER, "accumulate": True, "accumulate_cap": None}
+    train, _ = prune(*_round(rows), cfg, 2, earlier)
+    assert sorted(train["sample_id"][:2]) == ["c/0", "d/0"]              # this round's first
+    assert train["sample_id"][2:].tolist() == ["old/0", "old/1"]         # c's "only" is already there
+    capped, _ = prune(*_round(rows), {**cfg, "accumulate_cap": 3}, 2, earlier)
+    assert capped["sample_id"].tolist() == train["sample_id"].tolist()[:3]
+    alone, _ = prune(*_round(rows), {**cfg, "accumulate": False}, 2, earlier)
+    assert len(alone) == 2
+
+
+def test_the_schema_describes_each_registered_variant():
+    import os
+
+    import yaml
+
+    from tpt.prune import ALLOCATIONS, SELECTORS
+
+    schema = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..", "workflow", "schemas",
+                                              "config.schema.yaml")))
+    props = schema["properties"]["prune"]["properties"]
+    assert all(name in props["select"]["description"] for name in SELECTORS)
+    assert all(name in props["allocation"]["description"] for name in ALLOCATIONS)

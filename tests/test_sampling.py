@@ -74,3 +74,12 @@ def test_seeded_sampling_respects_top_p_and_seeds():
     assert set(full.tolist()) == {0, 1, 2}
     again = SeededSampling(range(200), temperature=1.0, top_p=1.0)(None, scores).argmax(dim=-1)
     assert torch.equal(full, again)
+
+
+def test_think_temperature_per_round():
+    from tpt.sampling import round_temperature
+
+    assert round_temperature({"temperature": 0.8, "temperatures": None}, 3) == 0.8
+    assert round_temperature({"temperature": 0.7}, 1) == 0.7                      # eval has no schedule
+    temps = {"temperature": 0.8, "temperatures": [1.0, 0.9]}
+    assert [round_temperature(temps, r) for r in (1, 2, 3, 6)] == [1.0, 0.9, 0.9, 0.9]

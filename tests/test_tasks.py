@@ -56,3 +56,12 @@ def test_gsm8k_bad_rows_are_named(tmp_path):
         gsm8k.load("test", {"source": str(tmp_path)})
     with pytest.raises(FileNotFoundError, match="no such folder"):
         gsm8k.load("test", {"source": str(tmp_path / "missing")})
+
+
+def test_arith_validation_replaces_the_test_problems_with_fresh_ones():
+    splits = {s: arith.load(s, OPTIONS) for s in ("test", "train", "warmup")}
+    val = arith.load("test", {**OPTIONS, "evaluate_on": "validation"})
+    assert len(val) == len(splits["test"]) and val["problem_id"].str.startswith("arith/validation/").all()
+    for df in splits.values():
+        assert not set(val["question"]) & set(df["question"])
+    assert arith.load("train", {**OPTIONS, "evaluate_on": "validation"}).equals(splits["train"])

@@ -109,3 +109,22 @@ def test_a_lora_finetune_is_repeatable(tiny_model, tmp_path):
     a = AutoModelForCausalLM.from_pretrained(str(tmp_path / "a")).state_dict()
     b = AutoModelForCausalLM.from_pretrained(str(tmp_path / "b")).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_interpolation_mixes_the_weights_with_the_other_model(tiny_model, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    other = AutoModelForCausalLM.from_pretrained(tiny_model)
+    with torch.no_grad():
+        for w in other.parameters():
+            w.add_(1.0)
+    other_dir, mixed_dir = str(tmp_path / "other"), str(tmp_path / "mixed")
+    train.save_model(other, AutoTokenizer.from_pretrained(tiny_model), other_dir)
+    train.save_model(AutoModelForCausalLM.from_pretrained(tiny_model), AutoTokenizer.from_pretrained(tiny_model),
+                     mixed_dir)
+    train.interpolate(mixed_dir, other_dir, 0.25)
+    mine = AutoModelForCausalLM.from_pretrained(tiny_model).state_dict()
+    mixed = AutoModelForCausalLM.from_pretrained(mixed_dir).state_dict()
+    for name, w in mine.items():  # 0.25 x w + 0.75 x (w + 1) = w + 0.75, tied weights included
+        torch.testing.assert_close(mixed[name], w + 0.75)

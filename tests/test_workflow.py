@@ -84,6 +84,12 @@ def test_one_round_end_to_end(tmp_path, backend):
         m = artifacts.read(str(res / f"round_{round_}/eval/metrics.parquet"), artifacts.METRICS)
         assert sorted(m[m.metric == "pass@k_strict"]["k"]) == [1, 2, 3]
 
+    think_m = artifacts.read(str(res / "round_1/think/metrics.parquet"), artifacts.METRICS)
+    value = dict(zip(think_m["metric"], think_m["value"]))
+    assert value["sft_examples"] == len(sft_train) and value["sft_problems"] == sft_train["problem_id"].nunique()
+    assert value["coverage"] == verdicts.groupby("problem_id")["correct"].any().mean()
+    assert pd.read_parquet(res / "report/diversity.parquet")["round"].tolist() == [0, 1]
+
     summary = pd.read_parquet(res / "report/summary.parquet")
     assert summary["round"].tolist() == [0, 1]
     assert "| 1 |" in (res / "report/summary.md").read_text()

@@ -40,6 +40,22 @@ def check(config):
         if s["temperature"] == 0 and s["n"] > 1:
             raise ConfigError(f"{phase}.temperature=0 with {phase}.n={s['n']}: greedy decoding gives n identical "
                               "samples; use a temperature above 0 or n: 1")
+    from tpt.prune import ALLOCATIONS, SELECTORS  # the registries of prune's variants
+
+    prune = config["prune"]
+    for key, registry in (("select", SELECTORS), ("allocation", ALLOCATIONS)):
+        if prune[key] not in registry:
+            raise ConfigError(f"prune.{key}={prune[key]!r}: not one of {', '.join(registry)}")
+    if prune["allocation"] != "fixed" and prune["per_problem"] is None:
+        raise ConfigError(f"prune.allocation={prune['allocation']} shares out prune.per_problem examples per solved "
+                          "problem: set prune.per_problem to a number")
+    if prune["accumulate_cap"] is not None and not prune["accumulate"]:
+        raise ConfigError("prune.accumulate_cap is set but prune.accumulate is false: set accumulate: true, or "
+                          "remove the cap")
+    temps = config["think"]["temperatures"]
+    if temps is not None and config["think"]["n"] > 1 and 0 in temps:
+        raise ConfigError(f"think.temperatures={temps} has a 0 with think.n={config['think']['n']}: greedy "
+                          "decoding gives n identical samples")
     if config["finetune"]["max_length"] < config["think"]["max_new_tokens"]:
         raise ConfigError(f"finetune.max_length={config['finetune']['max_length']} is shorter than "
                           f"think.max_new_tokens={config['think']['max_new_tokens']}: long correct samples could "

@@ -120,6 +120,7 @@ def main(argv):
     parser.add_argument("--finetune", required=True, help="the config's finetune section, as JSON")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of the job on this node")
     parser.add_argument("--log", help="log file (written by the main process)")
+    parser.add_argument("--mix-with", help="finetune.interpolate: the model the fine-tuned weights are averaged with")
     args = parser.parse_args(argv)
 
     if "LOCAL_RANK" in os.environ:
@@ -139,6 +140,13 @@ def main(argv):
              os.environ.get("WORLD_SIZE", 1))
     figures = train.finetune(args.model, args.out, rows, val, json.loads(args.finetune), args.scratch,
                              threads=max(1, args.threads // local_processes))  # the node's cores, shared
+    cfg = json.loads(args.finetune)
+    ratio = cfg.get("interpolate", {}).get("ratio", 1.0)
+    if ratio < 1 and rank == 0:
+        if not args.mix_with:
+            raise SystemExit("finetune.interpolate.ratio < 1 needs --mix-with: the model to interpolate with")
+        train.interpolate(args.out, args.mix_with, ratio)
+        log.info("weights interpolated: %.2f x fine-tuned + %.2f x %s", ratio, 1 - ratio, args.mix_with)
     log.info("done: %s -> %s", figures, args.out)
 
 

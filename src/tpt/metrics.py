@@ -10,6 +10,7 @@ from math import comb
 import numpy as np
 import pandas as pd
 
+from tpt import diversity
 from tpt.code.judge import FAILURE_KINDS
 from tpt.verify import SCORINGS  # every scoring a task may fill: the math tasks fill all, code tasks strict
 
@@ -24,7 +25,8 @@ def pass_at_k(n, c, k):
 def eval_metrics(samples, verdicts, round_):
     """The METRICS rows of one round: pass@k for every k <= n under each scoring the task fills (with the standard
     error over problems), majority-vote correct@k where answers can be compared, no-answer and truncation rates,
-    the share of each failure kind (code tasks) and mean completion tokens."""
+    the share of each failure kind (code tasks), mean completion tokens, and the diversity figures of
+    tpt.diversity (coverage, distinct correct solutions and distinct answers per problem)."""
     df = samples[["sample_id", "problem_id", "sample_index", "completion_tokens"]].merge(
         verdicts.drop(columns="problem_id"), on="sample_id", validate="one_to_one").sort_values(
         ["problem_id", "sample_index"])
@@ -62,6 +64,7 @@ def eval_metrics(samples, verdicts, round_):
     add("mean_completion_tokens", df["completion_tokens"].mean())
     add("problems", len(correct))
     add("samples_per_problem", n)
+    rows += diversity.diversity_rows(samples, verdicts, round_)
     return pd.DataFrame(rows)
 
 

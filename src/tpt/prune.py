@@ -4,22 +4,108 @@ The paper's recipe (the default): keep correct samples only (code: passing every
 (the first correct one in sample order), then draw a fixed-size training set with a seed, plus a held-out
 validation set. Options cover its ablations and common variants: no pruning at all, "soft" pruning of code (at
 least one test passes), up to k correct per problem, dropping truncated samples and exact duplicates.
+
+Variants against the loss of diversity over rounds (see tpt.diversity), each one config key:
+- `select` (SELECTORS): which k survivors of a problem to keep: `first` in sample order (the paper), or `distinct`:
+  solutions with distinct signatures, chosen far apart (RFT, arXiv 2308.01825).
+- `allocation` (ALLOCATIONS): how many examples each problem gets: `fixed` (up to per_problem: the paper),
+  `uniform` (exactly per_problem per solved problem, repeating its solutions if it has fewer) or `difficulty`
+  (the same total, shared out in proportion to how often the model failed the problem: DART-Math's Prop2Diff,
+  arXiv 2407.13690).
+- `accumulate`: train on this round's set plus the earlier rounds' (deduplicated; `accumulate_cap` examples at
+  most, the newest first).
 """
+import math
+
 import pandas as pd
+
+from tpt import diversity
 
 
 class NoSurvivors(RuntimeError):
     pass
 
 
-def prune(samples, verdicts, cfg, round_):
-    """samples, verdicts: one round's SAMPLES and VERDICTS. cfg: the config's `prune` section.
+def select_first(group, k, code):
+    """The first k survivors in sample order (the paper's choice, with k = 1)."""
+    return group.head(k)
+
+
+def select_distinct(group, k, code):
+    """Up to k survivors with distinct signatures, far apart: the first one, then each time the one whose
+    signature is farthest (edit distance) from the nearest one already kept; ties go to the earliest sample."""
+    sigs = diversity.signatures(group["completion"], code)
+    first_of = {}
+    for i, sig in enumerate(sigs):
+        first_of.setdefault(sig, i)
+    left = sorted(first_of.values())
+    chosen = [left.pop(0)]
+    while left and len(chosen) < k:
+        far = max(left, key=lambda i: (min(diversity.edit_distance(sigs[i], sigs[j]) for j in chosen), -i))
+        chosen.append(far)
+        left.remove(far)
+    return group.iloc[sorted(chosen)]
+
+
+SELECTORS = {"first": select_first, "distinct": select_distinct}  # prune.select
+
+
+def quota_fixed(solve_rate, k):
+    """Up to k per problem (a problem with fewer survivors gives fewer)."""
+    return {p: k for p in solve_rate.index}
+
+
+def quota_uniform(solve_rate, k):
+    """Exactly k per solved problem."""
+    return {p: k for p in solve_rate.index}
+
+
+def quota_difficulty(solve_rate, k):
+    """k per problem on average, in proportion to the failure rate (1 - solve rate), at least 1 each: the
+    problems the model rarely solves get more examples."""
+    fail = 1.0 - solve_rate
+    total = k * len(fail)
+    if fail.sum() == 0:
+        return quota_uniform(solve_rate, k)
+    return {p: max(1, int(math.floor(total * f / fail.sum() + 0.5))) for p, f in fail.items()}
+
+
+ALLOCATIONS = {"fixed": quota_fixed, "uniform": quota_uniform, "difficulty": quota_difficulty}  # prune.allocation
+
+
+def allocate(df, solve_rate, cfg, code):
+    """Per problem, pick its quota of examples with the selector; `uniform` and `difficulty` fill a quota larger
+    than the distinct picks by repeating them in order."""
+    quota = ALLOCATIONS[cfg["allocation"]](solve_rate[solve_rate.index.isin(df["problem_id"])], cfg["per_problem"])
+    select, parts = SELECTORS[cfg["select"]], []
+    for pid, group in df.groupby("problem_id", sort=False):
+        picked = select(group, quota[pid], code)
+        if cfg["allocation"] != "fixed" and len(picked) < quota[pid]:
+            picked = picked.iloc[[i % len(picked) for i in range(quota[pid])]]
+        parts.append(picked)
+    return pd.concat(parts) if parts else df.head(0)
+
+
+def accumulate(train, earlier, cap):
+    """This round's training set followed by the earlier rounds' examples it does not already hold (same problem
+    and text), newest first, cut to `cap` examples (null: no cap)."""
+    have = set(zip(train["problem_id"], train["completion"]))
+    keep = [key not in have for key in zip(earlier["problem_id"], earlier["completion"])]
+    pooled = pd.concat([train, earlier[keep]], ignore_index=True)
+    return pooled if cap is None else pooled.head(cap)
+
+
+def prune(samples, verdicts, cfg, round_, earlier=None):
+    """samples, verdicts: one round's SAMPLES and VERDICTS. cfg: the config's `prune` section. earlier: the previous
+    round's training set (SFT), pooled in when cfg["accumulate"] is set.
     Returns (train, val) DataFrames with the SFT columns."""
+    select, allocation = cfg.get("select", "first"), cfg.get("allocation", "fixed")
     df = samples.merge(verdicts[["sample_id", "correct", "truncated", "tests_passed"]], on="sample_id",
                        validate="one_to_one")
     if len(df) != len(samples):
         raise ValueError(f"round {round_}: {len(samples) - len(df)} samples have no verdict: rerun verify")
     total, reasons = len(df), []
+    solve_rate = df.groupby("problem_id")["correct"].mean()  # how often the model solves each problem
     if cfg["strategy"] == "correct":
         df = df[df["correct"]]
         reasons.append(f"{len(df)} correct")
@@ -33,7 +119,10 @@ def prune(samples, verdicts, cfg, round_):
         df = df.drop_duplicates(["problem_id", "completion"])
         reasons.append(f"{len(df)} after dropping duplicates")
     df = df.sort_values(["problem_id", "sample_index"], kind="stable")
-    if cfg["per_problem"] is not None:
+    if (select, allocation) != ("first", "fixed"):
+        df = allocate(df, solve_rate, {**cfg, "select": select, "allocation": allocation}, diversity.is_code(verdicts))
+        reasons.append(f"{len(df)} after {select} selection with {allocation} allocation")
+    elif cfg["per_problem"] is not None:
         df = df.groupby("problem_id", sort=False).head(cfg["per_problem"])
         reasons.append(f"{len(df)} after keeping {cfg['per_problem']} per problem")
     if df.empty:
@@ -52,4 +141,7 @@ def prune(samples, verdicts, cfg, round_):
     if cfg["size"] is not None:
         train = train.head(cfg["size"])
     cols = ["sample_id", "problem_id", "prompt", "completion"]
-    return train[cols].reset_index(drop=True), val[cols].reset_index(drop=True)
+    train = train[cols].reset_index(drop=True)
+    if cfg.get("accumulate") and earlier is not None:
+        train = accumulate(train, earlier[cols], cfg.get("accumulate_cap"))
+    return train, val[cols].reset_index(drop=True)

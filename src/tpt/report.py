@@ -58,6 +58,57 @@ def markdown(table):
     return "\n".join(lines) + "\n"
 
 
+def _scalar(metrics, round_, metric):
+    sel = metrics[(metrics["round"] == round_) & (metrics["metric"] == metric) & metrics["k"].isna()]
+    return float(sel["value"].iloc[0]) if len(sel) else float("nan")
+
+
+def diversity(eval_metrics, think_metrics):
+    """One row per round: eval's coverage, distinct correct solutions and distinct answers per test problem;
+    think's Pass@1, coverage and distinct correct solutions per train problem; the SFT set's examples, problems,
+    distinct solutions and spread over difficulty (tpt.diversity). Round 0 has no think phase (NaN there)."""
+    rows = []
+    for round_ in sorted(eval_metrics["round"].unique()):
+        row = {"round": int(round_)}
+        for name in ("coverage", "distinct_correct", "distinct_answers"):
+            row[f"eval_{name}"] = _scalar(eval_metrics, round_, name)
+        think = think_metrics[(think_metrics["round"] == round_)]
+        p1 = think[(think["metric"] == "pass@k_strict") & (think["k"] == 1)]["value"]
+        row["think_pass@1_strict"] = float(p1.iloc[0]) if len(p1) else float("nan")
+        for name in ("coverage", "distinct_correct"):
+            row[f"think_{name}"] = _scalar(think_metrics, round_, name)
+        for name in sorted(set(think_metrics["metric"]), key=list(think_metrics["metric"]).index):
+            if name.startswith("sft_"):
+                row[name] = _scalar(think_metrics, round_, name)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def diversity_markdown(table):
+    """The diversity table of summary.md."""
+    shares = [c for c in table.columns if c.startswith("sft_share_solve_rate_")]
+    bins = ["/".join(c.split("_")[-2:]) for c in shares]
+    lines = ["| round | coverage (eval) | distinct correct (eval) | distinct answers (eval) | Pass@1 (think) "
+             "| coverage (think) | distinct correct (think) | SFT examples | SFT problems | SFT distinct "
+             f"| SFT share by think solve rate % ({', '.join(bins)}) |", "|---" * 11 + "|"]
+
+    def pct(x):
+        return "" if x != x else f"{100 * x:.1f}"
+
+    def num(x, fmt="{:.2f}"):
+        return "" if x != x else fmt.format(x)
+
+    for r in table.to_dict("records"):
+        spread = " / ".join(f"{100 * r[c]:.0f}" for c in shares) if shares and r[shares[0]] == r[shares[0]] else ""
+        lines.append(f"| {r['round']} | {pct(r['eval_coverage'])} | {num(r['eval_distinct_correct'])} | "
+                     f"{num(r['eval_distinct_answers'])} | {pct(r['think_pass@1_strict'])} | "
+                     f"{pct(r['think_coverage'])} | {num(r['think_distinct_correct'])} | "
+                     f"{num(r.get('sft_examples', float('nan')), '{:.0f}')} | "
+                     f"{num(r.get('sft_problems', float('nan')), '{:.0f}')} | "
+                     f"{num(r.get('sft_distinct', float('nan')), '{:.0f}')} | {spread} |")
+    return "\n".join(lines) + "\n"
+
+
 def plot_pass1(table, path):
     fig, ax = plt.subplots(figsize=(6, 4))
     for s in scorings(table):

@@ -220,6 +220,25 @@ def _claim_scratch(scratch_dir, init_model, train_rows, val_rows, cfg, processes
         f.write(fingerprint)
 
 
+def interpolate(model_dir, other, ratio):
+    """WiSE-FT (arXiv 2504.10478): replace the weights in model_dir by ratio x its own + (1 - ratio) x other's
+    (a model of the same architecture: the previous round's or the base model). Floating-point weights only;
+    the result is saved in model_dir's dtype."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tuned = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    theirs = AutoModelForCausalLM.from_pretrained(other, dtype=torch.float32).state_dict()
+    dtype = getattr(AutoConfig.from_pretrained(model_dir), "dtype", None)
+    done = set()  # tied weights (embeddings and output) are one tensor under two names: mix it once
+    with torch.no_grad():
+        for name, weight in tuned.state_dict().items():
+            if weight.is_floating_point() and weight.data_ptr() not in done:
+                weight.mul_(ratio).add_(theirs[name], alpha=1 - ratio)
+                done.add(weight.data_ptr())
+    if isinstance(dtype, torch.dtype) and dtype != torch.float32:
+        tuned = tuned.to(dtype)
+    save_model(tuned, tokenizer, model_dir)
+
+
 def save_model(model, tokenizer, out_dir):
     """Save model and tokenizer into out_dir atomically: a half-written model folder never exists."""
     tmp = out_dir.rstrip("/") + ".tmp"

@@ -106,7 +106,22 @@ def finetune_init(wildcards):
     return 0 if config["finetune"]["init"] == "base" else int(wildcards.round) - 1
 
 
+def earlier_sft(wildcards):
+    """prune.accumulate: the previous round's training set (which holds the rounds before it), from round 2 on."""
+    round_ = int(wildcards.round)
+    return [f"{R}/round_{round_ - 1}/prune/sft_train.parquet"] if config["prune"]["accumulate"] and round_ > 1 else []
+
+
+def interpolate_with(wildcards):
+    """finetune.interpolate.with: the round whose model the fine-tuned weights are averaged with (WiSE-FT)."""
+    return 0 if config["finetune"]["interpolate"]["with"] == "base" else int(wildcards.round) - 1
+
+
+WISE = config["finetune"]["interpolate"]["ratio"] < 1  # weight interpolation after each fine-tune
+
+
 def report_outputs():
     return [
-        f"{R}/report/{name}" for name in ("summary.parquet", "summary.md", "pass1.png", "passk.png", "solve_rate.png")
+        f"{R}/report/{name}"
+        for name in ("summary.parquet", "summary.md", "pass1.png", "passk.png", "solve_rate.png", "diversity.parquet")
     ]

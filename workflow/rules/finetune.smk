@@ -13,6 +13,7 @@ rule finetune:
         train=f"{R}/round_{{round}}/prune/sft_train.parquet",
         val=f"{R}/round_{{round}}/prune/sft_val.parquet",
         model=lambda w: model_input(finetune_init(w)),
+        mix=lambda w: model_input(interpolate_with(w)) if WISE else [],
     output:
         directory(f"{R}/models/round_{{round}}"),
     log:
@@ -30,7 +31,9 @@ rule finetune:
         model=lambda w: model_of(finetune_init(w)),
         finetune=json.dumps(config["finetune"], sort_keys=True),
         scratch=f"{R}/scratch/finetune/round_{{round}}",
+        mix=lambda w: model_of(interpolate_with(w)),
     shell:
         launch.command(config, os.path.join(workflow.basedir, "config", "accelerate"), JOB_PYTHON)
         + " --train {input.train:q} --val {input.val:q} --model {params.model:q} --out {output:q}"
         " --scratch {params.scratch:q} --finetune {params.finetune:q} --threads {threads} --log {log:q}"
+        + (" --mix-with {params.mix:q}" if WISE else "")

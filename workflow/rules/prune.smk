@@ -2,6 +2,7 @@ rule prune:
     input:
         samples=f"{R}/round_{{round}}/think/samples.parquet",
         verdicts=f"{R}/round_{{round}}/think/verdicts.parquet",
+        earlier=earlier_sft,  # prune.accumulate: the previous round's training set joins this one's
     output:
         train=f"{R}/round_{{round}}/prune/sft_train.parquet",
         val=f"{R}/round_{{round}}/prune/sft_val.parquet",

@@ -2,8 +2,10 @@ rule report:
     input:
         metrics=expand(f"{R}/round_{{round}}/eval/metrics.parquet", round=range(config["rounds"] + 1)),
         verdicts=expand(f"{R}/round_{{round}}/eval/verdicts.parquet", round=range(config["rounds"] + 1)),
+        think=expand(f"{R}/round_{{round}}/think/metrics.parquet", round=range(1, config["rounds"] + 1)),
     output:
         table=f"{R}/report/summary.parquet",
+        diversity=f"{R}/report/diversity.parquet",
         markdown=report(f"{R}/report/summary.md", caption="../report/summary.rst", category="Summary"),
         pass1=report(f"{R}/report/pass1.png", caption="../report/pass1.rst", category="Plots"),
         passk=report(f"{R}/report/passk.png", caption="../report/passk.rst", category="Plots"),

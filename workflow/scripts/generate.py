@@ -13,8 +13,8 @@ requests = sampling.make_requests(problems, tasks.from_config(p.task).prompt, w.
 log.info("round %d %s, shard %s of %d: %d problems x %d samples from %s (%s backend)", round_, w.phase, w.shard,
          settings["shards"], len(problems), settings["n"], p.model, p.sampling["backend"])
 sampler = sampling.load_sampler(p.model, p.sampling, threads=snakemake.threads)
-samples = sampling.generate(sampler, requests, p.model, settings["temperature"], settings["top_p"],
-                            settings["max_new_tokens"])
+temperature = sampling.round_temperature(settings, round_)  # think.temperatures, if set, per round
+samples = sampling.generate(sampler, requests, p.model, temperature, settings["top_p"], settings["max_new_tokens"])
 artifacts.write(samples, snakemake.output[0], artifacts.SAMPLES)
 log.info("%d samples, %.1f%% truncated, %.1f tokens on average -> %s", len(samples),
          100 * (samples["finish_reason"] == "length").mean(), samples["completion_tokens"].mean(),

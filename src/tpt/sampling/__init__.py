@@ -89,6 +89,15 @@ def load_sampler(model_path, cfg, threads=None):
     return HFSampler(model_path, cfg, threads=threads)
 
 
+def round_temperature(settings, round_):
+    """The sampling temperature of a phase in a round: think.temperatures[round - 1] when that list is set (its last
+    value for later rounds), else the phase's temperature."""
+    temps = settings.get("temperatures")
+    if not temps:
+        return settings["temperature"]
+    return temps[min(round_, len(temps)) - 1]
+
+
 def generate(sampler, requests, model_name, temperature, top_p, max_new_tokens):
     """Draw every requested sample. Returns the SAMPLES artifact as a DataFrame."""
     tok = sampler.tokenizer

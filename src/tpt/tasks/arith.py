@@ -108,17 +108,22 @@ def prompt(question):
 
 
 def load(split, options):
-    """Problems of a split. test, train and warmup are made from one seed in that order, each excluding the
-    questions of the ones before, so the splits are disjoint."""
+    """Problems of a split. test, train, warmup and validation are made from one seed in that order, each excluding
+    the questions of the ones before, so the splits are disjoint. With evaluate_on: validation, the test split is
+    replaced by the validation problems (as many as test_problems, drawn like the train ones): a run that tunes
+    settings without looking at the test problems."""
+    if split == "test" and options.get("evaluate_on", "test") == "validation":
+        split = "validation"
     seed, taken, out = options["seed"], set(), None
-    for name in ("test", "train", "warmup"):
-        rows = make_problems(options[f"{name}_problems"], seed=hash_seed(seed, name), exclude=taken)
+    for name in ("test", "train", "warmup", "validation"):
+        count = options["test_problems" if name == "validation" else f"{name}_problems"]
+        rows = make_problems(count, seed=hash_seed(seed, name), exclude=taken)
         taken |= {r["question"] for r in rows}
         if name == split:
             out = rows
             break
     if out is None:
-        raise ValueError(f"arith has splits test, train and warmup, not {split!r}")
+        raise ValueError(f"arith has splits test, train, warmup and validation, not {split!r}")
     # the warm-up split carries the sloppy teacher's worked solutions (the base model learns from them); the
     # others carry clean ones, for reference only: rounds train on the model's own samples
     slip_rng = random.Random(hash_seed(seed, "teacher"))
@@ -133,4 +138,4 @@ def load(split, options):
 
 def hash_seed(seed, name):
     """A seed per split that does not depend on Python's per-process string hashing."""
-    return seed * 1000 + {"test": 1, "train": 2, "warmup": 3, "teacher": 4}[name]
+    return seed * 1000 + {"test": 1, "train": 2, "warmup": 3, "teacher": 4, "validation": 5}[name]

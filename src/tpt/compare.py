@@ -1,0 +1,119 @@
+"""Compare an experiment's variants (tpt.experiment): one table of variant x round, plots, and each variant's
+last-round difference from the reference, paired by test problem."""
+import glob
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no screen
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+# The benchmark files (Snakemake's `benchmark:`) of the jobs that make each artifact of a round, by the artifact
+# whose owner ran them (a shared artifact's jobs ran in its owner's folder).
+JOBS = {"models/round_0": ["base_model.tsv"],
+        "round_{r}/think/samples.parquet": ["round_{r}/generate_think_*.tsv"],
+        "round_{r}/think/verdicts.parquet": ["round_{r}/verify_think.tsv"],
+        "round_{r}/prune/sft_train.parquet": ["round_{r}/prune.tsv"],
+        "models/round_{r}": ["round_{r}/finetune.tsv"],
+        "round_{r}/eval/samples.parquet": ["round_{r}/generate_eval_*.tsv"],
+        "round_{r}/eval/verdicts.parquet": ["round_{r}/verify_eval.tsv"],
+        "round_{r}/eval/metrics.parquet": ["round_{r}/eval_metrics.tsv"]}
+
+
+def _value(m, metric, k=None, field="value"):
+    sel = m[(m["metric"] == metric) & ((m["k"] == k) if k is not None else m["k"].isna())]
+    return float(sel[field].iloc[0]) if len(sel) else float("nan")
+
+
+def wall_time(variant, round_, results, owners):
+    """Seconds of the jobs that made a variant's round (round 0: the base model and its evaluation), read from the
+    benchmark files of whichever variant ran them. results: variant -> results folder; owners: {(variant, path):
+    owner}. NaN when no benchmark file is found (e.g. a model from the hub has none)."""
+    total, found = 0.0, False
+    for path, files in JOBS.items():
+        if (round_ == 0) != (path == "models/round_0" or path.startswith("round_{r}/eval")):
+            continue
+        path = path.format(r=round_)
+        owner = owners.get((variant, path), variant)
+        for pattern in files:
+            for f in glob.glob(os.path.join(results[owner], "benchmarks", pattern.format(r=round_))):
+                total += float(pd.read_csv(f, sep="\t")["s"].iloc[-1])
+                found = True
+    return total if found else float("nan")
+
+
+def table(eval_metrics, think_metrics, results=None, owners=None):
+    """One row per variant and round. eval_metrics, think_metrics: variant -> METRICS of all its rounds."""
+    rows = []
+    for variant, m in eval_metrics.items():
+        t = think_metrics.get(variant)
+        for round_, e in m.groupby("round"):
+            n = int(_value(e, "samples_per_problem"))
+            th = t[t["round"] == round_] if t is not None else e.head(0)
+            think_samples = _value(th, "problems") * _value(th, "samples_per_problem") if len(th) else 0.0
+            rows.append({
+                "variant": variant, "round": int(round_),
+                "pass@1": _value(e, "pass@k_strict", 1), "pass@1_stderr": _value(e, "pass@k_strict", 1, "stderr"),
+                "pass@n": _value(e, "pass@k_strict", n), "n": n,
+                "coverage": _value(e, "coverage"), "distinct_correct": _value(e, "distinct_correct"),
+                "think_coverage": _value(th, "coverage") if len(th) else float("nan"),
+                "sft_examples": _value(th, "sft_examples") if len(th) else float("nan"),
+                "sft_distinct": _value(th, "sft_distinct") if len(th) else float("nan"),
+                "samples": int(think_samples + _value(e, "problems") * n),
+                "wall_s": wall_time(variant, int(round_), results, owners or {}) if results else float("nan"),
+            })
+    return pd.DataFrame(rows)
+
+
+def paired_difference(verdicts, reference):
+    """Each variant's strict Pass@1 at its last round minus the reference's at the same round, paired by test
+    problem: the mean of the per-problem differences of accuracy, with its standard error.
+    verdicts: variant -> (round, its eval VERDICTS of that round, the reference's eval VERDICTS of that round)."""
+    rows = []
+    for variant, (round_, mine, ref) in verdicts.items():
+        a, b = (d.groupby("problem_id")["correct_strict"].mean() for d in (mine, ref))
+        diff = (a - b).dropna()
+        if len(diff) != len(b) or len(diff) != len(a):
+            raise ValueError(f"variant {variant!r} and the reference {reference!r} were evaluated on different test "
+                             "problems: a paired difference needs the same ones")
+        rows.append({"variant": variant, "round": round_, "diff": diff.mean(),
+                     "stderr": diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan"),
+                     "problems": len(diff)})
+    return pd.DataFrame(rows)
+
+
+def markdown(tab, paired, reference):
+    lines = ["| variant | round | Pass@1 strict | Pass@n | coverage | distinct correct | think coverage "
+             "| SFT examples | SFT distinct | samples | wall s |", "|---" * 11 + "|"]
+
+    def f(x, fmt):
+        return "" if x != x else fmt.format(x)
+
+    for r in tab.to_dict("records"):
+        lines.append(f"| {r['variant']} | {r['round']} | {100 * r['pass@1']:.1f} ± {100 * r['pass@1_stderr']:.1f} | "
+                     f"{100 * r['pass@n']:.1f} (n={r['n']}) | {100 * r['coverage']:.1f} | "
+                     f"{r['distinct_correct']:.2f} | {f(100 * r['think_coverage'], '{:.1f}')} | "
+                     f"{f(r['sft_examples'], '{:.0f}')} | {f(r['sft_distinct'], '{:.0f}')} | {r['samples']} | "
+                     f"{f(r['wall_s'], '{:.0f}')} |")
+    lines += ["", f"Each variant's strict Pass@1 at its last round minus the reference's ({reference}) at the same "
+              "round, paired by test problem:", "",
+              "| variant | round | difference (points) | standard error | problems |", "|---|---|---|---|---|"]
+    for r in paired.to_dict("records"):
+        lines.append(f"| {r['variant']} | {r['round']} | {100 * r['diff']:+.1f} | {f(100 * r['stderr'], '{:.1f}')} | "
+                     f"{r['problems']} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(tab, column, label, path):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for variant, t in tab.groupby("variant", sort=False):
+        yerr = 100 * t[f"{column}_stderr"] if f"{column}_stderr" in t else None
+        ax.errorbar(t["round"], 100 * t[column], yerr=yerr, marker="o", capsize=3, label=variant)
+    ax.set(xlabel="round", ylabel=f"{label} (%)", title=f"{label} per round and variant")
+    ax.set_xticks(sorted(tab["round"].unique()))
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)

@@ -1,0 +1,209 @@
+"""Experiments: variants of the recipe side by side in one Snakemake run.
+
+An experiment is a config file (config/experiments/<name>.yaml, passed with --configfile) with an `experiment:`
+section:
+
+    experiment:
+      name: diversity            # results go to <results>/<name>/<variant>/
+      reference: paper           # the variant the others are compared with
+      variants:                  # each: a name and the keys it sets, over the run's config (dotted or nested)
+        - name: paper
+        - name: distinct
+          set: {prune.select: distinct, prune.per_problem: 4}
+      grid:                      # optional: one more variant per combination, over the reference's settings
+        prune.per_problem: [1, 2, 4]
+        think.n: [4, 8]
+
+Every variant is a whole run of the workflow (workflow/rules/experiment.smk imports the Snakefile once per
+variant, as a Snakemake module). Work is shared by *stage keys*: each artifact's key is a hash of exactly the
+config keys its stage reads and of the keys of the artifacts it is made from (`stage_keys`). Two variants whose
+artifact has the same key would compute the same thing: the later one links to the first one's (`shared`), so
+the problems, the base model, round 0's evaluation, and e.g. round 1's think, verify and prune of two variants
+that differ only in fine-tuning keys are computed once.
+"""
+import copy
+import hashlib
+import itertools
+import json
+import re
+
+from tpt.config import ConfigError, check
+
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+FIELDS = {"name", "reference", "variants", "grid"}
+
+
+def _flatten(overrides, prefix=""):
+    """{"prune": {"select": "distinct"}, "think.n": 4} -> {"prune.select": "distinct", "think.n": 4}. A list is a
+    value (think.temperatures), a dict is a level."""
+    flat = {}
+    for key, value in (overrides or {}).items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def _set(config, dotted, value, where):
+    node, parts = config, dotted.split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(node, dict) or part not in node:
+            known = ", ".join(sorted(node)) if isinstance(node, dict) else "none: it is a value"
+            raise ConfigError(f"{where}: unknown key {dotted!r} ({'.'.join(parts[:i]) or 'the config'} has keys: "
+                              f"{known})")
+        if i == len(parts) - 1:
+            node[part] = copy.deepcopy(value)
+        else:
+            node = node[part]
+
+
+def expand(config, validate):
+    """The variants of the experiment in config["experiment"]: a dict name -> full config (validated, with its own
+    results folder), the reference first. validate(config) fills the schema's defaults and raises on a bad key.
+    Every error names the variant and the key to fix."""
+    exp = config.get("experiment") or {}
+    base = {k: v for k, v in copy.deepcopy(config).items() if k != "experiment"}
+    validate(base)
+    unknown = set(exp) - FIELDS
+    if unknown:
+        raise ConfigError(f"experiment: unknown field(s) {sorted(unknown)} (allowed: {sorted(FIELDS)})")
+    name = exp.get("name")
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ConfigError(f"experiment.name={name!r}: give a name of letters, digits, '_', '-' or '.'")
+    specs = exp.get("variants") or []
+    if not isinstance(specs, list) or not all(isinstance(v, dict) for v in specs):
+        raise ConfigError("experiment.variants: give a list of {name: ..., set: {key: value}}")
+    overrides = {}
+    for spec in specs:
+        vname = spec.get("name")
+        if not isinstance(vname, str) or not NAME.match(vname):
+            raise ConfigError(f"experiment.variants: variant name {vname!r}: use letters, digits, '_', '-' or '.'")
+        extra = set(spec) - {"name", "set"}
+        if extra:
+            raise ConfigError(f"variant {vname!r}: unknown field(s) {sorted(extra)} (a variant has name and set)")
+        if vname in overrides:
+            raise ConfigError(f"experiment.variants: the name {vname!r} is used twice")
+        overrides[vname] = _flatten(spec.get("set"))
+    reference = exp.get("reference")
+    if reference not in overrides:
+        raise ConfigError(f"experiment.reference={reference!r} is not one of the variants ({', '.join(overrides)})")
+    for vname, over in _grid(exp.get("grid"), overrides[reference]):
+        if vname in overrides:
+            raise ConfigError(f"experiment.grid: the variant name {vname!r} is used twice (a grid point has the name "
+                              "of a listed variant)")
+        overrides[vname] = over
+
+    idents = {}
+    for vname in overrides:  # module and rule names: '-' and '.' become '_', so a-b and a_b would collide
+        other = idents.setdefault(identifier(vname), vname)
+        if other != vname:
+            raise ConfigError(f"experiment.variants: the names {other!r} and {vname!r} differ only in '-', '.' or "
+                              "'_': rename one")
+    variants = {}
+    for vname in [reference] + [v for v in overrides if v != reference]:
+        where = f"experiment variant {vname!r}"
+        cfg = copy.deepcopy(base)
+        for dotted, value in overrides[vname].items():
+            if dotted == "results":
+                raise ConfigError(f"{where}: results is set by the experiment (<results>/<name>/<variant>)")
+            _set(cfg, dotted, value, where)
+        try:
+            validate(cfg)
+            check(cfg)
+        except Exception as e:  # the schema's and check's messages name the key; add the variant
+            raise ConfigError(f"{where}: {e}") from e
+        cfg["results"] = f"{base['results']}/{name}/{vname}"
+        variants[vname] = cfg
+    return name, reference, variants
+
+
+def identifier(name):
+    """A variant's name as a Python identifier: its Snakemake module and the prefix of its rules."""
+    return "v_" + re.sub(r"\W", "_", name)
+
+
+def _grid(grid, reference):
+    """(name, overrides) of every combination of the grid's values, each over the reference's overrides."""
+    if not grid:
+        return []
+    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+        raise ConfigError("experiment.grid: give {key: [value, value, ...]} (every key a non-empty list)")
+    keys = list(grid)
+    out = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        label = "_".join(f"{k.split('.')[-1]}-{v}" for k, v in zip(keys, values))
+        out.append((re.sub(r"[^A-Za-z0-9_.-]", "", label), {**reference, **dict(zip(keys, values))}))
+    return out
+
+
+def _key(*parts):
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _without(section, *keys):
+    return {k: v for k, v in section.items() if k not in keys}
+
+
+def stage_keys(cfg):
+    """{artifact path under the variant's results folder: key}. A key hashes the config keys the stage reads and the
+    keys of its inputs, nothing else (threads, resources and sharding change how, not what, is computed)."""
+    from tpt.sampling import round_temperature
+    from tpt.tasks import CODE_TASKS
+
+    keys, task, seed = {}, cfg["task"], cfg["seed"]
+    sampling = cfg["sampling"]
+    keys["data/train.parquet"] = keys["data/test.parquet"] = data = _key("data", task)
+    verify = [cfg["verify"], task]
+    if task["name"] in CODE_TASKS:
+        keys["judge/selftest.txt"] = _key("selftest", cfg["verify"]["code"])
+    if cfg["model"]["base"] == "builtin":
+        # the warm-up fine-tune takes the finetune section but sets its own epochs, lr, warm-up and length
+        ft = _without(cfg["finetune"], "init", "interpolate", "epochs", "learning_rate", "warmup_ratio", "method",
+                      "lora", "max_length", "save_steps", "logging_steps", "distributed")
+        models = {0: _key("base", data, cfg["model"], ft)}
+        keys["models/round_0"] = models[0]
+    else:
+        models = {0: _key("hub", cfg["model"]["base"])}
+
+    def evaluate(r):
+        s = _key("eval", r, models[r], _without(cfg["eval"], "shards"), sampling, task, seed)
+        keys[f"round_{r}/eval/samples.parquet"] = s
+        keys[f"round_{r}/eval/verdicts.parquet"] = v = _key("verify", s, verify)
+        keys[f"round_{r}/eval/metrics.parquet"] = _key("metrics", v)
+
+    evaluate(0)
+    sft = None
+    for r in range(1, cfg["rounds"] + 1):
+        think = _without(cfg["think"], "shards", "temperatures", "temperature")
+        s = _key("think", r, models[r - 1], think, round_temperature(cfg["think"], r), sampling, task, seed)
+        keys[f"round_{r}/think/samples.parquet"] = s
+        keys[f"round_{r}/think/verdicts.parquet"] = v = _key("verify", s, verify)
+        pooled = cfg["prune"]["accumulate"] and r > 1  # round 1 has no earlier rounds to pool
+        sft = _key("prune", r, v, _without(cfg["prune"], "accumulate", "accumulate_cap"),
+                   (sft, cfg["prune"]["accumulate_cap"]) if pooled else None)
+        keys[f"round_{r}/prune/sft_train.parquet"] = keys[f"round_{r}/prune/sft_val.parquet"] = sft
+        keys[f"round_{r}/think/metrics.parquet"] = _key("think_metrics", sft)
+        init = models[0] if cfg["finetune"]["init"] == "base" else models[r - 1]
+        mix = cfg["finetune"]["interpolate"]
+        mixed = None if mix["ratio"] == 1 else (mix["ratio"], models[0] if mix["with"] == "base" else models[r - 1])
+        models[r] = _key("finetune", r, sft, init, _without(cfg["finetune"], "distributed", "interpolate"), mixed)
+        keys[f"models/round_{r}"] = models[r]
+        evaluate(r)
+    return keys
+
+
+DIRECTORIES = ("models/",)  # artifacts that are folders
+
+
+def shared(variants):
+    """[(variant, path, owner)]: the artifacts (paths under a variant's results folder) that a variant takes from
+    an earlier variant (the owner, which computes it) instead of computing them, in the variants' order."""
+    owner_of, out = {}, []
+    for vname, cfg in variants.items():
+        for path, key in stage_keys(cfg).items():
+            owner = owner_of.setdefault((path, key), vname)
+            if owner != vname:
+                out.append((vname, path, owner))
+    return out

@@ -1,0 +1,172 @@
+"""Experiments: expansion of the variants, bad input, sharing of identical work (on the DAG), the comparison, and
+a tiny two-variant experiment end to end."""
+import os
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from test_workflow import REPO, TINY, _merge, snakemake
+from tpt import artifacts, compare, experiment
+from tpt.config import ConfigError
+
+SCHEMA = os.path.join(REPO, "workflow", "schemas", "config.schema.yaml")
+BASE = yaml.safe_load(open(os.path.join(REPO, "config.yaml")))
+
+
+def _expand(exp, base=BASE):
+    return experiment.expand({**base, "experiment": exp}, lambda cfg: validate(cfg, SCHEMA))
+
+
+def test_variants_and_grid_expand_over_the_reference():
+    name, ref, variants = _expand({
+        "name": "study", "reference": "paper",
+        "variants": [{"name": "wide", "set": {"prune": {"per_problem": 4}, "prune.select": "distinct"}},
+                     {"name": "paper"}],
+        "grid": {"think.n": [4, 8], "finetune.learning_rate": [1e-4, 5e-4, 1e-3]}})
+    assert (name, ref) == ("study", "paper")
+    names = list(variants)
+    assert names[:2] == ["paper", "wide"] and len(names) == 2 + 2 * 3     # the reference first, then the grid
+    assert "n-4_learning_rate-0.0001" in names
+    assert variants["wide"]["prune"]["per_problem"] == 4 and variants["wide"]["prune"]["select"] == "distinct"
+    assert variants["paper"]["prune"] == validate_default(BASE)["prune"]
+    grid = [v for n, v in variants.items() if n.startswith("n-")]
+    assert sorted((v["think"]["n"], v["finetune"]["learning_rate"]) for v in grid) == sorted(
+        (n, lr) for n in (4, 8) for lr in (1e-4, 5e-4, 1e-3))
+    assert variants["wide"]["results"] == "results/study/wide"
+    assert variants["wide"]["finetune"]["interpolate"]["ratio"] == 1.0      # the schema's defaults are filled
+
+
+def validate_default(cfg):
+    cfg = {**cfg}
+    validate(cfg, SCHEMA)
+    return cfg
+
+
+@pytest.mark.parametrize("exp, message", [
+    ({"variants": [{"name": "a"}, {"name": "b", "set": {"prune.selct": "distinct"}}]},
+     r"variant 'b': unknown key 'prune.selct' \(prune has keys: .*select"),
+    ({"variants": [{"name": "a"}, {"name": "a", "set": {"think.n": 2}}]}, "the name 'a' is used twice"),
+    ({"variants": [{"name": "a"}], "grid": {"think.temprature": [0.6, 1.0]}}, r"unknown key 'think.temprature'"),
+    ({"variants": [{"name": "a"}, {"name": "b", "set": {"think.n": "many"}}]},
+     r"(?s)variant 'b': .*'many' is not of type 'integer'"),
+    ({"variants": [{"name": "a"}, {"name": "b", "set": {"prune.select": "best"}}]},
+     r"variant 'b': prune.select='best'"),
+    ({"variants": [{"name": "b"}]}, r"experiment.reference='a' is not one of the variants \(b\)"),
+    ({"variants": [{"name": "a", "sett": {}}]}, r"variant 'a': unknown field\(s\) \['sett'\]"),
+    ({"variants": [{"name": "a/b"}]}, "variant name 'a/b'"),
+    ({"variants": [{"name": "a"}, {"name": "a-1"}, {"name": "a_1"}]}, "'a-1' and 'a_1' differ only in"),
+    ({"variants": [{"name": "a", "set": {"results": "elsewhere"}}]}, "results is set by the experiment"),
+])
+def test_bad_experiments_name_the_variant_and_the_key(exp, message):
+    with pytest.raises(ConfigError, match=message):
+        _expand({"name": "x", "reference": "a", **exp})
+
+
+def _keys(**extra):
+    cfg = _merge(validate_default(BASE), extra)
+    return experiment.stage_keys(cfg)
+
+
+def test_stage_keys_change_only_downstream_of_the_changed_setting():
+    ref = _keys()
+    ft = _keys(finetune={"learning_rate": 1e-3})
+    same = [p for p in ref if ref[p] == ft[p]]
+    assert {"data/train.parquet", "models/round_0", "round_0/eval/metrics.parquet", "round_1/think/samples.parquet",
+            "round_1/think/verdicts.parquet", "round_1/prune/sft_train.parquet"} <= set(same)
+    assert ref["models/round_1"] != ft["models/round_1"] and ref["round_2/think/samples.parquet"] != ft[
+        "round_2/think/samples.parquet"]
+    hot = _keys(think={"temperatures": [0.8, 1.0]})  # round 1 at 0.8 as before, round 2 on at 1.0
+    assert hot["models/round_1"] == ref["models/round_1"]
+    assert hot["round_2/think/samples.parquet"] != ref["round_2/think/samples.parquet"]
+    shards = _keys(think={"shards": 3}, eval={"shards": 2}, threads={"generate": 2})   # how, not what
+    assert shards == ref
+    acc = _keys(prune={"accumulate": True})
+    assert acc["models/round_1"] == ref["models/round_1"]   # round 1 has nothing earlier to pool: the same
+    assert acc["round_2/prune/sft_train.parquet"] != ref["round_2/prune/sft_train.parquet"]
+    assert acc["round_2/think/samples.parquet"] == ref["round_2/think/samples.parquet"]
+
+
+def _dry_run_jobs(workdir, config, *args):
+    """{output path: rule} of every job a dry run would run."""
+    run = snakemake(workdir, config, "-n", *args)
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = {}
+    for block in re.split(r"\n(?=\[.*\]\n(?:local)?rule )", run.stdout + run.stderr):
+        m = re.search(r"(?:local)?rule (\S+):\n(?:.*\n)*?\s+output: (.*)", block)
+        if m:
+            for path in m.group(2).split(", "):
+                jobs[path] = m.group(1)
+    return jobs
+
+
+TWO = {"name": "tiny", "reference": "ref",
+       "variants": [{"name": "ref"}, {"name": "wise", "set": {"finetune.interpolate.ratio": 0.5}}]}
+
+
+def test_a_variant_that_changes_fine_tuning_only_shares_round_1_think_verify_and_prune_on_the_dag(tmp_path):
+    jobs = _dry_run_jobs(tmp_path, {**TINY, "experiment": TWO, "think": {**TINY["think"], "shards": 2}})
+    for path in ("data/test.parquet", "models/round_0", "round_0/eval/metrics.parquet",
+                 "round_1/think/samples.parquet", "round_1/think/verdicts.parquet", "round_1/prune/sft_train.parquet"):
+        assert jobs.get(f"results/tiny/ref/{path}", "").startswith("v_ref_")
+        assert jobs.get(f"results/tiny/wise/{path}", "share").startswith("share")   # linked, or not needed
+    # computed once: one base model, one think per round, two shards each; the fine-tune and eval of both
+    rules = list(jobs.values())
+    assert rules.count("v_ref_base_model") == 1 and "v_wise_base_model" not in rules
+    assert sum(p.startswith("results/tiny/") and "/think/shards/" in p for p in jobs) == 2
+    assert jobs["results/tiny/wise/models/round_1"] == "v_wise_finetune"
+    assert jobs["results/tiny/wise/round_1/eval/samples.parquet"] == "v_wise_gather_samples"
+    assert jobs["results/tiny/comparison/table.md"] == "experiment_report"
+
+
+def test_paired_difference_against_a_direct_computation():
+    ref = pd.DataFrame({"problem_id": list("aabbcc"), "correct_strict": [1, 0, 1, 1, 0, 0]}).astype(
+        {"correct_strict": bool})
+    var = pd.DataFrame({"problem_id": list("aabbcc"), "correct_strict": [1, 1, 1, 0, 1, 0]}).astype(
+        {"correct_strict": bool})
+    out = compare.paired_difference({"ref": (3, ref, ref), "var": (3, var, ref)}, "ref").set_index("variant")
+    diffs = np.array([1.0 - 0.5, 0.5 - 1.0, 0.5 - 0.0])
+    assert out.loc["var", "diff"] == pytest.approx(diffs.mean())
+    assert out.loc["var", "stderr"] == pytest.approx(diffs.std(ddof=1) / np.sqrt(3))
+    assert out.loc["ref", "diff"] == 0 and out.loc["var", "round"] == 3
+    with pytest.raises(ValueError, match="different test problems"):
+        compare.paired_difference({"var": (3, var[var.problem_id != "c"], ref)}, "ref")
+
+
+@pytest.mark.slow
+def test_a_tiny_two_variant_experiment_end_to_end(tmp_path):
+    run = snakemake(tmp_path, {**TINY, "experiment": TWO})
+    assert run.returncode == 0, run.stderr[-3000:]
+    ref, wise = tmp_path / "results/tiny/ref", tmp_path / "results/tiny/wise"
+    # round 1's think is computed once and linked; the fine-tuned models differ (WiSE-FT mixes in model 0)
+    link = wise / "round_1/prune/sft_train.parquet"
+    assert link.is_symlink() and link.resolve() == (ref / "round_1/prune/sft_train.parquet").resolve()
+    assert not (wise / "round_1/think/shards").exists()   # nor its samples: only what wise's steps read is linked
+    assert (wise / "models/round_0").is_symlink() and not (wise / "models/round_1").is_symlink()
+    import torch
+    from safetensors.torch import load_file
+
+    w0, w1, r1 = (load_file(str(p / "model.safetensors")) for p in (ref / "models/round_0", wise / "models/round_1",
+                                                                    ref / "models/round_1"))
+    name = next(k for k in w0 if k.endswith("mlp.down_proj.weight"))
+    assert not torch.equal(w1[name], r1[name]) and not torch.equal(w1[name], w0[name])
+
+    table = pd.read_parquet(tmp_path / "results/tiny/comparison/table.parquet")
+    assert sorted(zip(table["variant"], table["round"])) == [("ref", 0), ("ref", 1), ("wise", 0), ("wise", 1)]
+    row0 = table.set_index(["variant", "round"])
+    assert row0.loc[("ref", 0), "pass@1"] == row0.loc[("wise", 0), "pass@1"]      # the same round 0
+    m = artifacts.read(str(wise / "round_1/eval/metrics.parquet"), artifacts.METRICS)
+    assert row0.loc[("wise", 1), "pass@1"] == m[(m.metric == "pass@k_strict") & (m.k == 1)]["value"].item()
+    assert row0.loc[("wise", 1), "samples"] == 4 * 2 + 3 * 3 and row0.loc[("wise", 1), "wall_s"] > 0
+    text = (tmp_path / "results/tiny/comparison/table.md").read_text()
+    assert "| wise | 1 |" in text and "paired by test problem" in text
+    assert (tmp_path / "results/tiny/comparison/pass1.png").read_bytes()[:4] == b"\x89PNG"
+    assert (wise / "report/summary.md").exists()
+
+    # the comparison is in the HTML report too
+    html = snakemake(tmp_path, {**TINY, "experiment": TWO}, "--report", str(tmp_path / "report.html"))
+    assert html.returncode == 0, html.stderr[-3000:]
+    assert "comparison/table.md" in (tmp_path / "report.html").read_text()

@@ -1,0 +1,101 @@
+# An experiment (tpt.experiment): the variants of config["experiment"] in one DAG. Each variant is this workflow
+# again, imported as a Snakemake module with its own config and results folder (<results>/<experiment>/<variant>);
+# its rules are named <variant>_<rule>. An artifact that an earlier variant computes with the same stage key
+# (the same settings and inputs) is not computed again: a `share_*` rule links it into the later variant's folder,
+# and Snakemake prefers that rule (ruleorder) to the variant's own.
+import re
+
+from snakemake.utils import validate
+
+from tpt import experiment
+
+EXPERIMENT, REFERENCE, VARIANTS = experiment.expand(
+    config, lambda cfg: validate(cfg, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
+)
+EXPERIMENT_DIR = f"{config['results']}/{EXPERIMENT}"
+MODULE = {name: experiment.identifier(name) for name in VARIANTS}  # module and rule-name prefix
+
+
+def variant_paths(name, path, rounds=None):
+    """A variant's artifact, per round when `path` has {round}."""
+    cfg = VARIANTS[name]
+    if rounds is None:
+        return f"{cfg['results']}/{path}"
+    return [f"{cfg['results']}/{path.format(round=r)}" for r in rounds]
+
+
+def every_round(path, first=0):
+    """`path` (with {round}) of every round of every variant."""
+    return [p for n, c in VARIANTS.items() for p in variant_paths(n, path, range(first, c["rounds"] + 1))]
+
+
+def experiment_outputs():
+    """What `snakemake` builds for an experiment: every variant's report and the comparison."""
+    return [variant_paths(name, "report/summary.md") for name in VARIANTS] + [f"{EXPERIMENT_DIR}/comparison/table.md"]
+
+
+rule experiment_report:
+    input:
+        eval=every_round("round_{round}/eval/metrics.parquet"),
+        think=every_round("round_{round}/think/metrics.parquet", first=1),
+        verdicts=every_round("round_{round}/eval/verdicts.parquet"),
+    output:
+        table=f"{EXPERIMENT_DIR}/comparison/table.parquet",
+        markdown=report(
+            f"{EXPERIMENT_DIR}/comparison/table.md", caption="../report/experiment.rst", category="Experiment"
+        ),
+        pass1=report(
+            f"{EXPERIMENT_DIR}/comparison/pass1.png", caption="../report/experiment.rst", category="Experiment"
+        ),
+        passk=report(
+            f"{EXPERIMENT_DIR}/comparison/passk.png", caption="../report/experiment.rst", category="Experiment"
+        ),
+    log:
+        f"{EXPERIMENT_DIR}/logs/experiment_report.log",
+    localrule: True
+    conda:
+        conda_env("light")
+    params:
+        experiment=EXPERIMENT,
+        reference=REFERENCE,
+        variants={name: {"results": c["results"], "rounds": c["rounds"]} for name, c in VARIANTS.items()},
+        owners=[list(t) for t in experiment.shared(VARIANTS)],
+    script:
+        "../scripts/experiment_report.py"
+
+
+for _name, _cfg in VARIANTS.items():
+    workflow.module(MODULE[_name], snakefile=os.path.join(workflow.basedir, "Snakefile"), config=_cfg)
+    workflow.userule(["*"], from_module=MODULE[_name], name_modifier=MODULE[_name] + "_*")(lambda: None)
+
+# A module's `localrules:` names its rules without the variant's prefix: name the prefixed ones local too, so that on
+# a cluster the light steps still run in Snakemake's own process (Snakemake keeps the names in _localrules).
+_names = {r.name for r in workflow.rules}
+workflow.localrules(
+    *[
+        f"{MODULE[n]}_{r}"
+        for n in VARIANTS
+        for r in list(getattr(workflow, "_localrules", []))
+        if f"{MODULE[n]}_{r}" in _names
+    ]
+)
+
+for _name, _path, _owner in experiment.shared(VARIANTS):
+    _out, _src = variant_paths(_name, _path), variant_paths(_owner, _path)
+    _rule = re.sub(r"\W", "_", f"share_{_name}_{_path}")  # e.g. share_wise_round_1_think_samples_parquet
+
+    rule:
+        name:
+            _rule
+        input:
+            _src,
+        output:
+            directory(_out) if _path.startswith(experiment.DIRECTORIES) else _out,
+        localrule: True
+        params:
+            target=os.path.relpath(_src, os.path.dirname(_out)),
+        shell:
+            "ln -sfn {params.target:q} {output:q}"
+
+    for _own in [r.name for r in workflow.rules if r.name.startswith(MODULE[_name] + "_")]:
+        workflow.ruleorder(_rule, _own)

@@ -1,0 +1,40 @@
+import pandas as pd
+
+from tpt import artifacts, compare, runlog
+
+log = runlog.start(snakemake)
+p, out = snakemake.params, snakemake.output
+results = {name: v["results"] for name, v in p.variants.items()}
+owners = {(variant, path): owner for variant, path, owner in p.owners}
+
+
+def metrics(paths):
+    return pd.concat([artifacts.read(f, artifacts.METRICS) for f in paths]) if paths else None
+
+
+eval_m = {name: metrics([f for f in snakemake.input.eval if f.startswith(results[name] + "/")]) for name in results}
+think_m = {name: metrics([f for f in snakemake.input.think if f.startswith(results[name] + "/")]) for name in results}
+
+
+
+def verdicts(name, round_):
+    return artifacts.read(f"{results[name]}/round_{round_}/eval/verdicts.parquet", artifacts.VERDICTS)
+
+
+# each variant's last round against the reference's same round (a variant with more rounds than the reference is
+# compared at the reference's last round)
+last = {}
+for name, v in p.variants.items():
+    round_ = min(v["rounds"], p.variants[p.reference]["rounds"])
+    last[name] = (round_, verdicts(name, round_), verdicts(p.reference, round_))
+tab = compare.table(eval_m, think_m, results, owners)
+paired = compare.paired_difference(last, p.reference)
+with artifacts.atomic(out.table) as tmp:
+    tab.to_parquet(tmp, index=False)
+with artifacts.atomic(out.markdown) as tmp, open(tmp, "w") as f:
+    f.write(f"# Experiment {p.experiment}\n\n" + compare.markdown(tab, paired, p.reference))
+with artifacts.atomic(out.pass1) as tmp:
+    compare.plot(tab, "pass@1", "Pass@1 strict", tmp)
+with artifacts.atomic(out.passk) as tmp:
+    compare.plot(tab, "pass@n", "Pass@n strict", tmp)
+log.info("experiment %s:\n%s", p.experiment, compare.markdown(tab, paired, p.reference))
