@@ -111,7 +111,8 @@ ENVS = os.path.join(REPO, "envs")
 # The job rules and the family of environments each one runs in (GPU rules: <family>-gpu or <family>-cpu by
 # config["resources"][rule]["gpu"]). gather_samples is a `run:` block in Snakemake's own process (conda cannot
 # apply); `all` runs nothing.
-FAMILY = {"problems": "light", "prune": "light", "eval_metrics": "light", "report": "light", "verify": "judge",
+FAMILY = {"problems": "light", "prune": "light", "eval_metrics": "light", "think_metrics": "light",
+          "report": "light", "verify": "judge",
           "judge_selftest": "judge", "generate": "sample", "base_model": "train", "finetune": "train"}
 IN_PROCESS = {"gather_samples", "all"}
 

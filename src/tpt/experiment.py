@@ -150,13 +150,13 @@ def stage_keys(cfg):
     """{artifact path under the variant's results folder: key}. A key hashes the config keys the stage reads and the
     keys of its inputs, nothing else (threads, resources and sharding change how, not what, is computed)."""
     from tpt.sampling import round_temperature
-    from tpt.tasks import CODE_TASKS
+    from tpt import tasks
 
     keys, task, seed = {}, cfg["task"], cfg["seed"]
     sampling = cfg["sampling"]
     keys["data/train.parquet"] = keys["data/test.parquet"] = data = _key("data", task)
     verify = [cfg["verify"], task]
-    if task["name"] in CODE_TASKS:
+    if tasks.is_code(tasks.from_config(task)):
         keys["judge/selftest.txt"] = _key("selftest", cfg["verify"]["code"])
     if cfg["model"]["base"] == "builtin":
         # the warm-up fine-tune takes the finetune section but sets its own epochs, lr, warm-up and length
