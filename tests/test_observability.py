@@ -1,9 +1,11 @@
 """What a run tells its user: errors and progress in the job logs, training curves, model cards, cost and the
 estimate before a run (issue 12)."""
+import logging
 import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from test_workflow import TINY, _merge, snakemake
@@ -45,3 +47,54 @@ def test_failing_jobs_leave_their_error_in_their_log(tmp_path):
     log = (tmp_path / "b/results/logs/round_1/finetune.log").read_text()
     assert "fine-tuning" in log.splitlines()[0]
     assert "Traceback" in log and "more than finetune.max_length=20" in log.rstrip().splitlines()[-1]
+
+
+def _lines(caplog, prefix):
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(prefix)]
+
+
+def test_progress_logs_done_of_total_speed_and_time_left(caplog, monkeypatch):
+    from tpt import progress
+
+    clock = iter([0.0, 10.0, 20.0, 25.0, 40.0])  # start, then one reading per update
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    caplog.set_level(logging.INFO)
+    p = progress.Progress("sampling", 40, interval_s=15)
+    p.update(10, tokens=1000)   # t=10: not yet 15 s since the start
+    p.update(10, tokens=1000)   # t=20: due
+    p.update(10, tokens=1000)   # t=25: 5 s after the last line
+    p.update(10, tokens=1000)   # t=40: the end is always logged
+    assert _lines(caplog, "sampling") == ["sampling: 20/40 samples (50%), 100 tokens/s, 20s left",
+                                          "sampling: 40/40 samples (100%), 100 tokens/s, done in 40s"]
+
+
+@pytest.mark.parametrize("backend", ["hf", pytest.param("vllm", marks=pytest.mark.slow)])
+def test_sampling_logs_progress_on_both_backends(tiny_model, caplog, backend):
+    from tpt import sampling
+
+    caplog.set_level(logging.INFO)
+    problems = pd.DataFrame({"problem_id": [f"p{i}" for i in range(3)], "question": ["What is 2 plus 3?"] * 3})
+    requests = sampling.make_requests(problems, lambda q: q, "eval", 0, 4, 0)
+    cfg = {"backend": backend, "batch_size": 4, "progress_interval_s": 0,
+           "vllm": {"tensor_parallel_size": 1, "gpu_memory_utilization": 0.9, "enforce_eager": True,
+                    "cpu_kvcache_gb": 1}}
+    samples = sampling.generate(sampling.load_sampler(tiny_model, cfg), requests, "tiny", 0.8, 1.0, 8)
+    lines = _lines(caplog, "sampling: ")
+    done = [int(line.split(": ")[1].split("/")[0].replace(",", "")) for line in lines]
+    assert done == sorted(done) and done[-1] == 12 and len(done) >= (3 if backend == "hf" else 1)
+    assert "12/12 samples (100%)" in lines[-1] and "done in" in lines[-1]
+    speed = float(lines[-1].split(", ")[1].split(" tokens/s")[0].replace(",", ""))
+    assert speed > 0 and samples["completion_tokens"].sum() > 0
+
+
+def test_the_judge_logs_progress(caplog):
+    from tpt.code.judge import judge_many
+    from tpt.progress import Progress
+
+    caplog.set_level(logging.INFO)
+    rows = [{"completion": "no code here", "tests": [("1\n", "2\n")], "time_limit_s": 1.0,
+             "memory_limit_bytes": 2 ** 28}] * 5
+    verdicts = judge_many(rows, workers=2, progress=Progress("judge", len(rows), 0))
+    assert [v["failure"] for v in verdicts] == ["no_code"] * 5
+    lines = _lines(caplog, "judge: ")
+    assert len(lines) == 5 and lines[-1].startswith("judge: 5/5 samples (100%)")
