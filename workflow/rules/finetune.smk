@@ -16,7 +16,8 @@ rule finetune:
         val=f"{R}/round_{{round}}/prune/sft_val.parquet",
         model=lambda w: model_input(finetune_init(w)),
     output:
-        directory(f"{R}/models/round_{{round}}"),
+        model=directory(f"{R}/models/round_{{round}}"),
+        curve=f"{R}/logs/round_{{round}}/finetune_loss.parquet",  # the training curve, beside the log
     log:
         f"{R}/logs/round_{{round}}/finetune.log",
     benchmark:
@@ -25,10 +26,12 @@ rule finetune:
         model=lambda w: model_of(finetune_init(w)),
         finetune=json.dumps(config["finetune"], sort_keys=True),
         scratch=f"{R}/scratch/finetune/round_{{round}}",
+        card=lambda w: model_card_info(w.round),  # what the model's README.md says of the run (tpt.card)
     resources:
         **job_resources("finetune"),
     threads: config["threads"]["finetune"]
     shell:
         launch.command(config, os.path.join(workflow.basedir, "config", "accelerate"))
-        + " --train {input.train:q} --val {input.val:q} --model {params.model:q} --out {output:q}"
+        + " --train {input.train:q} --val {input.val:q} --model {params.model:q} --out {output.model:q}"
         " --scratch {params.scratch:q} --finetune {params.finetune:q} --threads {threads} --log {log:q}"
+        " --curve {output.curve:q} --card {params.card:q}"

@@ -26,6 +26,8 @@ rule judge_selftest:
         JUDGE_SELFTEST,
     log:
         f"{R}/logs/judge_selftest.log",
+    benchmark:
+        f"{R}/benchmarks/judge_selftest.tsv",
     params:
         code=config["verify"]["code"],
     script:
