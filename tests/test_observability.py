@@ -282,3 +282,14 @@ def test_the_estimate_reads_a_preset_and_scales_gpu_hours(tmp_path):
                                                           3_636_000 / (1000 * gen_gpus) / 3600])
     assert h["gpu_hours"].iloc[1] == pytest.approx(3_636_000 / 1000 / 3600 + 1_000_000 / 100 / 3600)
     assert ft_gpus >= 1
+
+
+def test_reading_some_columns_of_an_artifact_still_checks_all_of_them(tmp_path):
+    from tpt import artifacts
+
+    df = pd.DataFrame({"round": [1], "metric": ["pass@k_strict"], "k": [1], "value": [0.5], "stderr": [0.1]})
+    artifacts.write(df, str(tmp_path / "m.parquet"), artifacts.METRICS)
+    got = artifacts.read(str(tmp_path / "m.parquet"), artifacts.METRICS, ["metric", "value"])
+    assert got.columns.tolist() == ["metric", "value"] and got["value"].tolist() == [0.5]
+    with pytest.raises(ValueError, match="does not have the expected columns"):
+        artifacts.read(str(tmp_path / "m.parquet"), artifacts.SFT, ["sample_id"])

@@ -135,12 +135,14 @@ def atomic(path):
             os.remove(tmp)
 
 
-def read(path, schema):
-    """Read an artifact, checking its columns against `schema`. Returns a pandas DataFrame."""
+def read(path, schema, columns=None):
+    """Read an artifact, checking its columns against `schema`. Returns a pandas DataFrame (of `columns` only,
+    if given: a large artifact need not be held whole to count its tokens)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} does not exist: run the stage that makes it (snakemake {path})")
-    table = pq.read_table(path)
-    if not table.schema.equals(schema):
-        raise ValueError(f"{path} does not have the expected columns:\n  has {table.schema.names}\n  "
+    table = None if columns else pq.read_table(path)
+    found = pq.read_schema(path) if columns else table.schema
+    if not found.equals(schema):
+        raise ValueError(f"{path} does not have the expected columns:\n  has {found.names}\n  "
                          f"expected {schema.names}\nIt was made by another version of tpt: delete it and rerun.")
-    return table.to_pandas()
+    return (table if table is not None else pq.read_table(path, columns=columns)).to_pandas()

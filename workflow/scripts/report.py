@@ -14,9 +14,11 @@ with artifacts.atomic(out.table) as tmp:
 
 # cost per round and stage, from the benchmark files and the samples and examples of each round
 rounds, p = snakemake.params.rounds, snakemake.params
-think = {r: artifacts.read(path, artifacts.SAMPLES) for r, path in zip(rounds[1:], snakemake.input.think)}
+counts = ["sample_id", "prompt_tokens", "completion_tokens"]  # not the texts: a paper run's are gigabytes
+think = {r: artifacts.read(path, artifacts.SAMPLES, counts) for r, path in zip(rounds[1:], snakemake.input.think)}
 generated = {**{(r, "think"): s for r, s in think.items()},
-             **{(r, "eval"): artifacts.read(path, artifacts.SAMPLES) for r, path in zip(rounds, snakemake.input.eval)}}
+             **{(r, "eval"): artifacts.read(path, artifacts.SAMPLES, counts) for r, path in zip(rounds,
+                                                                                               snakemake.input.eval)}}
 trained = {r: (artifacts.read(path, artifacts.SFT), think[r], p.epochs, cost.load_tokenizer(model))
            for r, path, model in zip(rounds[1:], snakemake.input.sft, snakemake.input.models)}
 costs = cost.cost_table(cost.read_benchmarks(p.benchmarks), p.resources, generated, trained)
