@@ -80,6 +80,36 @@ METRICS = pa.schema([
     ("stderr", pa.float64()),
 ])
 
+# A fine-tune's training curve, written beside its log: one row per logging step (finetune.logging_steps) and
+# split. split "train": the mean training loss since the previous logged step, with the learning rate then;
+# split "val": the loss on the held-out SFT examples (after each epoch, when prune.val_size > 0).
+TRAINING_CURVE = pa.schema([
+    ("step", pa.int32()),
+    ("epoch", pa.float64()),
+    ("split", pa.string()),
+    ("loss", pa.float64()),
+    ("learning_rate", pa.float64()),
+])
+
+# The cost of a run (tpt.cost), one row per (round, stage): round is null for run-wide jobs (problems, judge
+# self-test), 0 for the base model; stage is the benchmark file's name without its shard (generate_think,
+# verify_eval, finetune, ...). Times and memory from Snakemake's benchmark files, summed over the stage's jobs
+# (peak: the largest job's); gpu_s = GPUs the job asked for x its wall time; tokens by the sampler's tokenizer.
+COST = pa.schema([
+    ("round", pa.int32()),
+    ("stage", pa.string()),
+    ("jobs", pa.int32()),
+    ("wall_s", pa.float64()),
+    ("cpu_s", pa.float64()),
+    ("peak_rss_mb", pa.float64()),
+    ("gpu_s", pa.float64()),
+    ("samples", pa.int64()),
+    ("prompt_tokens", pa.int64()),
+    ("completion_tokens", pa.int64()),
+    ("train_examples", pa.int64()),
+    ("train_tokens", pa.int64()),
+])
+
 
 def write(df, path, schema):
     """Write a DataFrame as Parquet with exactly `schema`'s columns, atomically (temp file, then rename), so a
@@ -105,12 +135,14 @@ def atomic(path):
             os.remove(tmp)
 
 
-def read(path, schema):
-    """Read an artifact, checking its columns against `schema`. Returns a pandas DataFrame."""
+def read(path, schema, columns=None):
+    """Read an artifact, checking its columns against `schema`. Returns a pandas DataFrame (of `columns` only,
+    if given: a large artifact need not be held whole to count its tokens)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} does not exist: run the stage that makes it (snakemake {path})")
-    table = pq.read_table(path)
-    if not table.schema.equals(schema):
-        raise ValueError(f"{path} does not have the expected columns:\n  has {table.schema.names}\n  "
+    table = None if columns else pq.read_table(path)
+    found = pq.read_schema(path) if columns else table.schema
+    if not found.equals(schema):
+        raise ValueError(f"{path} does not have the expected columns:\n  has {found.names}\n  "
                          f"expected {schema.names}\nIt was made by another version of tpt: delete it and rerun.")
-    return table.to_pandas()
+    return (table if table is not None else pq.read_table(path, columns=columns)).to_pandas()

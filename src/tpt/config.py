@@ -65,4 +65,22 @@ def check(config):
         raise ConfigError(f"sampling.vllm.tensor_parallel_size={tp} splits the model over {tp} GPUs, and "
                           f"resources.generate.gpu={gpus}: set resources.generate.gpu to {tp}, or lower "
                           "sampling.vllm.tensor_parallel_size")
+    _check_report_to(config["finetune"].get("report_to", "none"))
     return config
+
+
+# finetune.report_to names whose package must be importable where the fine-tune runs (the Trainer's names)
+TRACKER_PACKAGES = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",),
+                    "comet_ml": ("comet_ml",), "clearml": ("clearml",), "trackio": ("trackio",)}
+
+
+def _check_report_to(report_to):
+    import importlib.util
+
+    for name in [report_to] if isinstance(report_to, str) else report_to:
+        if name in ("none", "all"):
+            continue
+        packages = TRACKER_PACKAGES.get(name, (name,))
+        if not any(importlib.util.find_spec(p) for p in packages):
+            raise ConfigError(f"finetune.report_to={report_to!r}: {name} is not installed in this environment "
+                              f"(`pip install {packages[0]}`), or leave it out (none: off)")

@@ -190,6 +190,7 @@ def stage_keys(cfg):
         mixed = None if mix["ratio"] == 1 else (mix["ratio"], models[0] if mix["with"] == "base" else models[r - 1])
         models[r] = _key("finetune", r, sft, init, _without(cfg["finetune"], "distributed", "interpolate"), mixed)
         keys[f"models/round_{r}"] = models[r]
+        keys[f"logs/round_{r}/finetune_loss.parquet"] = models[r]  # the same fine-tune's training curve
         evaluate(r)
     return keys
 

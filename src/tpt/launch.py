@@ -109,6 +109,17 @@ def _die_with_launcher():
         sys.exit("tpt.launch: the launcher of this process has ended")
 
 
+def _card(args, rows, val):
+    """The function that writes the model's README.md from the training figures (tpt.card), or None."""
+    if not args.card:
+        return None
+    from tpt import card
+
+    info = {**json.loads(args.card), "start_model": args.model, "finetune": json.loads(args.finetune),
+            "examples": len(rows) + len(val), "val_examples": len(val)}
+    return lambda figures: card.training_card(info, figures)
+
+
 def main(argv):
     """The fine-tune of one job, run by each of its processes (one, or one per GPU under accelerate launch)."""
     parser = argparse.ArgumentParser(prog="python -m tpt.launch", description=main.__doc__)
@@ -121,6 +132,8 @@ def main(argv):
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of the job on this node")
     parser.add_argument("--log", help="log file (written by the main process)")
     parser.add_argument("--mix-with", help="finetune.interpolate: the model the fine-tuned weights are averaged with")
+    parser.add_argument("--curve", help="training curve (Parquet, TRAINING_CURVE) written by the main process")
+    parser.add_argument("--card", help="what the model card says of the run, as JSON (see tpt.card)")
     args = parser.parse_args(argv)
 
     if "LOCAL_RANK" in os.environ:
@@ -139,7 +152,8 @@ def main(argv):
     log.info("fine-tuning %s on %d examples (%d validation) in %s process(es)", args.model, len(rows), len(val),
              os.environ.get("WORLD_SIZE", 1))
     figures = train.finetune(args.model, args.out, rows, val, json.loads(args.finetune), args.scratch,
-                             threads=max(1, args.threads // local_processes))  # the node's cores, shared
+                             threads=max(1, args.threads // local_processes),  # the node's cores, shared
+                             curve_path=args.curve, card=_card(args, rows, val))
     cfg = json.loads(args.finetune)
     ratio = cfg.get("interpolate", {}).get("ratio", 1.0)
     if ratio < 1 and rank == 0:

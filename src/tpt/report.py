@@ -4,6 +4,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
 from tpt.metrics import SCORINGS  # noqa: E402
 
@@ -128,7 +129,80 @@ def plot_passk(metrics, path):
     for round_, m in strict.groupby("round"):
         ax.plot(m["k"], 100 * m["value"], marker=".", label=f"round {int(round_)}")
     ax.set(xlabel="k", ylabel="Pass@k strict (%)", title="Pass@k per round", xscale="log")
+    ks = sorted(int(k) for k in strict["k"].dropna().unique())
+    ax.xaxis.set_major_locator(FixedLocator(_log_ticks(ks)))  # k is an integer: 1, 2, 5, 10, 20, ... not 2x10^0
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda k, _: f"{k:.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)
+
+
+def _log_ticks(ks):
+    """Integer ticks for a log axis over ks: 1, 2, 5, 10, 20, 50, ... up to the largest k, and that k."""
+    if not ks:
+        return []
+    ticks = [m * 10 ** e for e in range(len(str(ks[-1]))) for m in (1, 2, 5) if m * 10 ** e <= ks[-1]]
+    ticks = [t for t in ticks if t >= ks[0]]
+    return sorted(set(ticks + [ks[-1]]))
+
+
+def plot_training_curves(curves, path):
+    """curves: {round: TRAINING_CURVE DataFrame}. The training loss per logging step of each round's fine-tune
+    (solid) and its validation loss (dots, when there is a validation set)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (round_, c) in enumerate(sorted(curves.items())):
+        colour = f"C{i % 10}"
+        train, val = c[c["split"] == "train"], c[c["split"] == "val"]
+        ax.plot(train["step"], train["loss"], color=colour, label=f"round {round_}")
+        if len(val):
+            ax.plot(val["step"], val["loss"], "o--", color=colour, markersize=4, label=f"round {round_} (val)")
+    ax.set(xlabel="step of the round's fine-tune", ylabel="loss", title="Training loss per round")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if curves:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)
+
+
+def cost_html(costs):
+    """The per-round cost table (tpt.cost) as a small HTML page, which Snakemake's report shows inline."""
+    from tpt import cost
+
+    t = cost.per_round(costs)
+    shown = pd.DataFrame({
+        "round": t["round"], "jobs": t["jobs"].astype(int),
+        "wall (min)": (t["wall_s"] / 60).round(1), "CPU (min)": (t["cpu_s"] / 60).round(1),
+        "peak memory (MB)": t["peak_rss_mb"].map("{:,.0f}".format),
+        "GPU-hours": (t["gpu_s"] / 3600).map("{:.2f}".format),
+        **{name: t[col].astype(int).map("{:,}".format) for name, col in [
+            ("samples", "samples"), ("prompt tokens", "prompt_tokens"), ("completion tokens", "completion_tokens"),
+            ("examples trained", "train_examples"), ("tokens trained", "train_tokens")]}})
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>cost</title><style>"
+            "body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse} "
+            "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}</style></head><body>"
+            "<h3>Cost per round</h3>" + shown.to_html(index=False, border=0) +
+            "<p>Round - : run-wide jobs (problems, judge self-test). Per stage: results/report/cost.parquet.</p>"
+            "</body></html>\n")
+
+
+def plot_cost(costs, path):
+    """Stacked bars: each round's job wall time (minutes) by stage."""
+    t = costs.assign(round=costs["round"].astype("string").fillna("-"))
+    wide = t.pivot_table(index="round", columns="stage", values="wall_s", aggfunc="sum", sort=False).fillna(0) / 60
+    gpu_h = t.groupby("round", sort=False)["gpu_s"].sum() / 3600
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bottom = None
+    for stage in wide.columns:
+        ax.bar(wide.index, wide[stage], bottom=bottom, label=stage)
+        bottom = wide[stage] if bottom is None else bottom + wide[stage]
+    for x, h in gpu_h.items():
+        if h > 0:
+            ax.annotate(f"{h:.2f} GPU-h", (x, wide.loc[x].sum()), ha="center", va="bottom", fontsize="small")
+    ax.set(xlabel="round (-: run-wide jobs)", ylabel="job wall time (min)", title="Wall time per round and stage")
+    ax.legend(fontsize="x-small", ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120, format="png")
     plt.close(fig)

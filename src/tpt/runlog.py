@@ -1,15 +1,40 @@
-"""Logging for rule scripts: to the rule's log file and to the terminal."""
+"""Logging for rule scripts: to the rule's log file and to the terminal.
+
+The log file is where Snakemake (and a SLURM user) points when a job fails, so `start` also routes an uncaught
+exception there: the job's log ends with the error and its traceback, whatever the stage.
+"""
 import logging
 import os
 import sys
 
 
 def start(snakemake):
-    """Route `logging` (ours and the libraries') to the rule's log file and stderr; return our logger."""
+    """Route `logging` (ours and the libraries') to the rule's log file and stderr; return our logger. An
+    exception that ends the job is logged, with its traceback, to the same places."""
     handlers = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
         os.makedirs(os.path.dirname(os.path.abspath(snakemake.log[0])), exist_ok=True)
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", handlers=handlers,
                         force=True)
-    return logging.getLogger(f"tpt.{snakemake.rule}")
+    log = logging.getLogger(f"tpt.{snakemake.rule}")
+    log_uncaught_exceptions(log)
+    return log
+
+
+def log_uncaught_exceptions(log):
+    """Make an exception that reaches the top of the program go through `log` (file and terminal) instead of
+    Python's default printout to stderr only. Ctrl-C stays Python's."""
+    def hook(kind, value, tb):
+        if issubclass(kind, KeyboardInterrupt):
+            return sys.__excepthook__(kind, value, tb)
+        log.error("job failed: %s: %s", kind.__name__, value, exc_info=(kind, value, tb))
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+    sys.excepthook = hook
+
+
+def fail(log, message):
+    """End the job with `message` in its log (a SystemExit does not pass through the exception hook)."""
+    log.error("job failed: %s", message)
+    raise SystemExit(message)

@@ -22,6 +22,7 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, Print
                           TrainerCallback, TrainingArguments, set_seed)
 from transformers.utils import logging as hf_logging
 
+from tpt import artifacts
 from tpt.chat import render_prompt
 
 IGNORE = -100  # label of tokens that carry no loss
@@ -79,11 +80,13 @@ def newest_checkpoint(scratch_dir):
     return os.path.join(scratch_dir, f"checkpoint-{max(steps)}") if steps else None
 
 
-def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, threads=None, callbacks=None):
+def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, threads=None, callbacks=None,
+             curve_path=None, card=None):
     """Fine-tune `init_model` (hub id or folder) on train_rows and save the result in HF format at out_dir.
 
-    cfg is the config's `finetune` section. Returns a dict of training figures (loss, eval loss, steps,
-    whether it resumed from a checkpoint)."""
+    cfg is the config's `finetune` section. curve_path: where to write the TRAINING_CURVE (Parquet). Returns a
+    dict of training figures (loss, eval loss, steps, whether it resumed from a checkpoint). card: a function
+    of those figures that returns the model folder's README.md (tpt.card)."""
     hf_logging.disable_progress_bar()
     if threads:
         torch.set_num_threads(threads)
@@ -109,7 +112,8 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
         save_total_limit=2,
         eval_strategy="epoch" if len(val_rows) else "no",
         logging_steps=max(1, cfg["logging_steps"]),
-        report_to=[],
+        report_to=report_to(cfg, curve_path),
+        run_name=os.path.basename(os.path.normpath(out_dir)),  # e.g. round_2, for W&B / MLflow
         remove_unused_columns=False,
         dataloader_num_workers=0,
         disable_tqdm=True,
@@ -145,6 +149,10 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
     if val_set:
         figures["eval_loss"] = float(trainer.evaluate()["eval_loss"])
 
+    if curve_path and args.should_save:
+        # log_history holds every logged step, those before a resumed checkpoint too
+        artifacts.write(training_curve(trainer.state.log_history), curve_path, artifacts.TRAINING_CURVE)
+
     trainer.accelerator.wait_for_everyone()  # no process still writes a checkpoint when the main one cleans up
     if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
         # each process holds a shard of the weights: gather them whole on the main process (all take part);
@@ -158,7 +166,7 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
         model = model.merge_and_unload()  # a plain HF folder that transformers and vLLM both load
     if isinstance(saved_dtype, torch.dtype) and saved_dtype != torch.float32:
         model = model.to(saved_dtype)  # trained in fp32, saved in the dtype the base model came in
-    save_model(model, tokenizer, out_dir)
+    save_model(model, tokenizer, out_dir, readme=card(figures) if card else None)
     shutil.rmtree(scratch_dir, ignore_errors=True)  # the round is done: its checkpoints are not needed
     return figures
 
@@ -174,6 +182,33 @@ def _shard_on_cpu_processes_too():
     if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" \
             and state.distributed_type == DistributedType.MULTI_CPU:
         PartialState._shared_state["distributed_type"] = DistributedType.MULTI_GPU
+
+
+def report_to(cfg, curve_path=None):
+    """finetune.report_to as the Trainer's report_to: [] for none, else a list of integrations (tensorboard,
+    wandb, mlflow, ...). TensorBoard's event files go beside the training curve (the Trainer's default folder
+    is inside the scratch folder, which is deleted once the model is saved)."""
+    names = cfg.get("report_to") or "none"
+    names = [names] if isinstance(names, str) else list(names)
+    names = [n for n in names if n != "none"]
+    if "tensorboard" in names and curve_path:
+        os.environ.setdefault("TENSORBOARD_LOGGING_DIR", os.path.splitext(curve_path)[0] + "_tensorboard")
+    return names
+
+
+def training_curve(log_history):
+    """The TRAINING_CURVE rows of a Trainer's log_history: the train loss of each logging step, the eval loss
+    of each evaluation."""
+    import pandas as pd
+
+    rows = {}
+    for entry in log_history:
+        for key, split in (("loss", "train"), ("eval_loss", "val")):
+            if key in entry:  # the evaluation after training repeats the last epoch's: one row per step and split
+                rows[entry["step"], split] = {"step": int(entry["step"]), "epoch": float(entry.get("epoch") or 0.0),
+                                              "split": split, "loss": float(entry[key]),
+                                              "learning_rate": entry.get("learning_rate")}
+    return pd.DataFrame(list(rows.values()), columns=artifacts.TRAINING_CURVE.names)
 
 
 def _with_lora(model, lora):
@@ -236,14 +271,19 @@ def interpolate(model_dir, other, ratio):
                 done.add(weight.data_ptr())
     if isinstance(dtype, torch.dtype) and dtype != torch.float32:
         tuned = tuned.to(dtype)
-    save_model(tuned, tokenizer, model_dir)
+    card = os.path.join(model_dir, "README.md")  # the model card written with the fine-tuned model
+    save_model(tuned, tokenizer, model_dir, readme=open(card).read() if os.path.exists(card) else None)
 
 
-def save_model(model, tokenizer, out_dir):
-    """Save model and tokenizer into out_dir atomically: a half-written model folder never exists."""
+def save_model(model, tokenizer, out_dir, readme=None):
+    """Save model and tokenizer (and a README.md model card) into out_dir atomically: a half-written model folder
+    never exists."""
     tmp = out_dir.rstrip("/") + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    if readme:
+        with open(os.path.join(tmp, "README.md"), "w") as f:
+            f.write(readme)
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(tmp, out_dir)

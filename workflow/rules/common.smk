@@ -1,4 +1,5 @@
 # Paths of every artifact, the round helpers and the config check: the one place they are spelled out.
+import json
 import os
 import shlex
 import sys
@@ -120,8 +121,33 @@ def interpolate_with(wildcards):
 WISE = config["finetune"]["interpolate"]["ratio"] < 1  # weight interpolation after each fine-tune
 
 
+def model_card_info(round_):
+    """What a round's model card (tpt.card) says of the run, as JSON for the finetune command."""
+    keys = {
+        "base_model": config["model"]["base"],
+        "round": int(round_),
+        "task": config["task"]["name"],
+        "think": config["think"],
+        "prune": config["prune"],
+        "criterion": config["verify"]["criterion"],
+        "seed": config["seed"],
+    }
+    return json.dumps(keys, sort_keys=True)
+
+
 def report_outputs():
     return [
         f"{R}/report/{name}"
-        for name in ("summary.parquet", "summary.md", "pass1.png", "passk.png", "solve_rate.png", "diversity.parquet")
+        for name in (
+            "summary.parquet",
+            "summary.md",
+            "pass1.png",
+            "passk.png",
+            "solve_rate.png",
+            "diversity.parquet",
+            "training_loss.png",
+            "cost.parquet",
+            "cost.html",
+            "cost.png",
+        )
     ]

@@ -15,7 +15,8 @@ rule finetune:
         model=lambda w: model_input(finetune_init(w)),
         mix=lambda w: model_input(interpolate_with(w)) if WISE else [],
     output:
-        directory(f"{R}/models/round_{{round}}"),
+        model=directory(f"{R}/models/round_{{round}}"),
+        curve=f"{R}/logs/round_{{round}}/finetune_loss.parquet",  # the training curve, beside the log
     log:
         f"{R}/logs/round_{{round}}/finetune.log",
     benchmark:
@@ -32,8 +33,9 @@ rule finetune:
         finetune=json.dumps(config["finetune"], sort_keys=True),
         scratch=f"{R}/scratch/finetune/round_{{round}}",
         mix=lambda w: model_of(interpolate_with(w)),
+        card=lambda w: model_card_info(w.round),  # what the model's README.md says of the run (tpt.card)
     shell:
         launch.command(config, os.path.join(workflow.basedir, "config", "accelerate"), JOB_PYTHON)
-        + " --train {input.train:q} --val {input.val:q} --model {params.model:q} --out {output:q}"
+        + " --train {input.train:q} --val {input.val:q} --model {params.model:q} --out {output.model:q}"
         " --scratch {params.scratch:q} --finetune {params.finetune:q} --threads {threads} --log {log:q}"
-        + (" --mix-with {params.mix:q}" if WISE else "")
+        " --curve {output.curve:q} --card {params.card:q}" + (" --mix-with {params.mix:q}" if WISE else "")

@@ -28,6 +28,8 @@ rule judge_selftest:
         JUDGE_SELFTEST,
     log:
         f"{R}/logs/judge_selftest.log",
+    benchmark:
+        f"{R}/benchmarks/judge_selftest.tsv"
     conda:
         conda_env("judge")
     params:

@@ -9,6 +9,6 @@ with Sandbox(backend=code["backend"], allow_unsafe=code["allow_unsafe"]) as sand
 text = f"sandbox: {sandbox.name}\n" + report(rows)
 log.info("judge self-test:\n%s", text)
 if not ok:
-    raise SystemExit("the judge failed its self-test (see above): its verdicts cannot be trusted on this machine")
+    runlog.fail(log, "the judge failed its self-test (see above): its verdicts cannot be trusted on this machine")
 with artifacts.atomic(snakemake.output[0]) as tmp, open(tmp, "w") as f:
     f.write(text)

@@ -1,12 +1,12 @@
 import pandas as pd
 
-from tpt import artifacts, metrics, report, runlog
+from tpt import artifacts, card, cost, metrics, report, runlog
 
 log = runlog.start(snakemake)
 out = snakemake.output
 all_metrics = pd.concat([artifacts.read(p, artifacts.METRICS) for p in snakemake.input.metrics])
 table = report.summary(all_metrics)
-think_metrics = pd.concat([artifacts.read(p, artifacts.METRICS) for p in snakemake.input.think]
+think_metrics = pd.concat([artifacts.read(p, artifacts.METRICS) for p in snakemake.input.think_metrics]
                           or [pd.DataFrame(columns=artifacts.METRICS.names)])
 spread = report.diversity(all_metrics, think_metrics)
 solve_rate = pd.DataFrame({r: metrics.per_problem_accuracy(artifacts.read(v, artifacts.VERDICTS))
@@ -14,8 +14,25 @@ solve_rate = pd.DataFrame({r: metrics.per_problem_accuracy(artifacts.read(v, art
 
 with artifacts.atomic(out.table) as tmp:
     table.to_parquet(tmp, index=False)
+
+# cost per round and stage, from the benchmark files and the samples and examples of each round
+rounds, p = snakemake.params.rounds, snakemake.params
+counts = ["sample_id", "prompt_tokens", "completion_tokens"]  # not the texts: a paper run's are gigabytes
+think = {r: artifacts.read(path, artifacts.SAMPLES, counts) for r, path in zip(rounds[1:], snakemake.input.think)}
+generated = {**{(r, "think"): s for r, s in think.items()},
+             **{(r, "eval"): artifacts.read(path, artifacts.SAMPLES, counts) for r, path in zip(rounds,
+                                                                                               snakemake.input.eval)}}
+trained = {r: (artifacts.read(path, artifacts.SFT), think[r], p.epochs, cost.load_tokenizer(model))
+           for r, path, model in zip(rounds[1:], snakemake.input.sft, snakemake.input.models)}
+costs = cost.cost_table(cost.read_benchmarks(p.benchmarks), p.resources, generated, trained)
+artifacts.write(costs, out.cost, artifacts.COST)
+with artifacts.atomic(out.cost_table) as tmp, open(tmp, "w") as f:
+    f.write(report.cost_html(costs))
+with artifacts.atomic(out.cost_plot) as tmp:
+    report.plot_cost(costs, tmp)
+
 with artifacts.atomic(out.markdown) as tmp, open(tmp, "w") as f:
-    f.write(report.markdown(table))
+    f.write(report.markdown(table) + "\n" + cost.line(costs) + "\n\n" + cost.markdown(costs))
     f.write("\nDiversity (tpt.diversity): coverage = share of problems with a correct sample; distinct = "
             "distinct correct solutions per problem by their equations (math) or normalized tokens (code)\n\n")
     f.write(report.diversity_markdown(spread))
@@ -27,4 +44,15 @@ with artifacts.atomic(out.passk) as tmp:
     report.plot_passk(all_metrics, tmp)
 with artifacts.atomic(out.solve_rate) as tmp:
     report.plot_solve_rate(solve_rate, tmp)
-log.info("report:\n%s", report.markdown(table))
+curves = {r: artifacts.read(c, artifacts.TRAINING_CURVE) for r, c in zip(snakemake.params.rounds[1:],
+                                                                          snakemake.input.curves)}
+with artifacts.atomic(out.training) as tmp:
+    report.plot_training_curves(curves, tmp)
+
+# each round's model card with its metrics (the card in the model folder was written before its evaluation)
+for r, model, path in zip(rounds[1:], snakemake.input.models, out.cards):
+    with open(f"{model}/README.md") as f:
+        text = card.with_metrics(f.read(), table[table["round"] == r].iloc[0], report.scorings(table))
+    with artifacts.atomic(path) as tmp, open(tmp, "w") as f:
+        f.write(text)
+log.info("report:\n%s\n%s", report.markdown(table), cost.line(costs))

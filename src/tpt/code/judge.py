@@ -161,12 +161,13 @@ def _job_cores():
 
 
 def judge_many(rows, *, sandbox=None, workers=None, stop_at_first_failure=False, time_factor=1.0,
-               backend="auto", allow_unsafe=False):
+               backend="auto", allow_unsafe=False, progress=None):
     """Judge many samples, `workers` at a time (default: the cores this job may use).
 
     rows: dicts with "program" (source or None) or "completion" (the program is extracted from it),
           "tests" ([(input, output), ...]), "time_limit_s" and "memory_limit_bytes".
     Without a `sandbox`, one is made (backend / allow_unsafe as in Sandbox) and closed at the end.
+    progress: a tpt.progress.Progress told of each judged sample (the job's log shows how far it is).
     Returns one verdict per row, in order.
     """
     workers = workers or _job_cores()
@@ -176,8 +177,11 @@ def judge_many(rows, *, sandbox=None, workers=None, stop_at_first_failure=False,
 
     def one(row):
         program = row["program"] if "program" in row else extract_program(row.get("completion"))
-        return judge(program, row["tests"], row["time_limit_s"], row["memory_limit_bytes"], sandbox=sandbox,
-                     stop_at_first_failure=stop_at_first_failure, time_factor=time_factor)
+        verdict = judge(program, row["tests"], row["time_limit_s"], row["memory_limit_bytes"], sandbox=sandbox,
+                        stop_at_first_failure=stop_at_first_failure, time_factor=time_factor)
+        if progress:
+            progress.update(1)
+        return verdict
     try:
         with ThreadPoolExecutor(workers) as pool:
             return list(pool.map(one, rows))

@@ -7,6 +7,7 @@ A code problem's gold `answer` (PROBLEMS) is one JSON string holding what the ju
 import json
 
 from tpt.code.judge import extract_program, judge_many
+from tpt.progress import Progress
 
 
 def encode_answer(tests, time_limit_s, memory_limit_bytes, **extra):
@@ -37,7 +38,8 @@ def score_all(completions, answers, options, program_of=program_of_completion):
                      "time_limit_s": spec["time_limit_s"], "memory_limit_bytes": spec["memory_limit_bytes"]})
     verdicts = judge_many(rows, workers=options.get("workers"), backend=code["backend"],
                           allow_unsafe=code["allow_unsafe"], time_factor=code["time_factor"],
-                          stop_at_first_failure=code["stop_at_first_failure"])
+                          stop_at_first_failure=code["stop_at_first_failure"],
+                          progress=Progress("judge", len(rows), code.get("progress_interval_s", 60)))
     return [{"parsed": v["failure"] != "no_code", "correct_strict": v["passed"],
              "tests_passed": v["tests_passed"], "tests_total": v["tests_total"], "failure": v["failure"],
              "failed_test": v["failed_test"], "detail": v["detail"], "backend": v["backend"],

@@ -7,6 +7,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
 from transformers.utils import logging as hf_logging
 
+from tpt.progress import Progress
+
 hf_logging.disable_progress_bar()
 
 
@@ -49,12 +51,14 @@ class HFSampler:
             self.model.cuda()
         self.batch_size = cfg["batch_size"]
         self.context = cfg.get("max_model_len") or self.model.config.max_position_embeddings
+        self.progress_interval_s = cfg.get("progress_interval_s", 60)
 
     def generate(self, prompts, seeds, temperature, top_p, max_new_tokens):
         """prompts: token ids of the chat-rendered prompts, one list per sample. Returns, per sample,
         (completion text, prompt tokens, completion tokens, finish reason 'stop' or 'length')."""
         tok, eos = self.tokenizer, self.tokenizer.eos_token_id
         out = []
+        progress = Progress("sampling", len(prompts), self.progress_interval_s)
         for start in range(0, len(prompts), self.batch_size):
             batch = tok.pad({"input_ids": prompts[start:start + self.batch_size]},
                             return_tensors="pt").to(self.model.device)
@@ -70,4 +74,5 @@ class HFSampler:
                 row = row[:row.index(eos)] if stop else row
                 out.append((tok.decode(row, skip_special_tokens=True), n_prompt,
                             len(row) + int(stop), "stop" if stop else "length"))
+            progress.update(len(new), sum(o[2] for o in out[-len(new):]))
         return out

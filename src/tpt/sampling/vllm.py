@@ -5,6 +5,8 @@ regenerated alone; requests sharing a prompt reuse its KV cache through prefix c
 """
 import os
 
+from tpt.progress import Progress, VLLMBar
+
 
 class VLLMSampler:
     def __init__(self, model_path, cfg):
@@ -35,6 +37,7 @@ class VLLMSampler:
             enable_chunked_prefill=not cpu)
         self.tokenizer = self.llm.get_tokenizer()
         self.context = self.llm.llm_engine.model_config.max_model_len
+        self.progress_interval_s = cfg.get("progress_interval_s", 60)
 
     def generate(self, prompts, seeds, temperature, top_p, max_new_tokens):
         """prompts: token ids of the chat-rendered prompts, one list per sample. Returns, per sample,
@@ -43,7 +46,9 @@ class VLLMSampler:
 
         params = [SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
                                  seed=int(seed)) for seed in seeds]
-        outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in prompts], params, use_tqdm=False)
+        # vLLM's own bar redraws a terminal line; our stand-in logs a line every progress_interval_s instead
+        bar = VLLMBar(Progress("sampling", len(prompts), self.progress_interval_s))
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in prompts], params, use_tqdm=bar)
         result = []
         for out in outs:
             o = out.outputs[0]
