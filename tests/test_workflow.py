@@ -32,19 +32,23 @@ TINY = {
 }
 
 
-def command(workdir, config, *args):
-    """The snakemake command line that runs the workflow in workdir with `config` layered over config.yaml
-    (written to workdir/test-config.yaml)."""
+def command(workdir, config, *args, default_run=True):
+    """The snakemake command line that runs the workflow in workdir with `config` (written to
+    workdir/test-config.yaml) laid over the default run, as `--configfile config.yaml test-config.yaml` does; with
+    default_run=False over the schema's defaults alone, as a preset is (`--configfile test-config.yaml`)."""
     path = os.path.join(workdir, "test-config.yaml")
     with open(path, "w") as f:
         yaml.safe_dump(config, f)
-    return [SNAKEMAKE, "-s", os.path.join(REPO, "Snakefile"), "-d", str(workdir), "--configfile", path,
-            "--cores", "2", *args]
+    configfiles = [os.path.join(REPO, "config.yaml")] if default_run else []
+    return [SNAKEMAKE, "-s", os.path.join(REPO, "Snakefile"), "-d", str(workdir), "--configfile", *configfiles,
+            path, "--cores", "2", *args]
 
 
-def snakemake(workdir, config, *args):
-    """Run the workflow in workdir with `config` layered over config.yaml; return the finished process."""
-    return subprocess.run(command(workdir, config, *args), capture_output=True, text=True, timeout=900)
+def snakemake(workdir, config, *args, default_run=True):
+    """Run the workflow in workdir with `config` laid over the default run (default_run=False: over the schema's
+    defaults alone, as a preset is); return the finished process."""
+    return subprocess.run(command(workdir, config, *args, default_run=default_run), capture_output=True, text=True,
+                          timeout=900)
 
 
 def _merge(base, extra):
