@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from test_workflow import REPO, SNAKEMAKE
+from helpers import REPO, SNAKEMAKE
 
 
 def snakemake_from_repo_root(tmp_path, *args):
@@ -69,7 +69,7 @@ def test_readme_command_reruns_one_round_with_the_same_samples(tmp_path):
     rebuilt, round 0 is left alone."""
     import pandas as pd
 
-    from test_workflow import TINY, snakemake
+    from helpers import TINY, snakemake
     from tpt import artifacts
 
     command = readme_rerun_command()

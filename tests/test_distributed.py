@@ -20,7 +20,7 @@ import yaml
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
-from test_workflow import REPO, TINY, _merge, snakemake
+from helpers import REPO, TINY, _merge, snakemake
 from tpt import artifacts, launch, train
 from tpt.config import ConfigError
 

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from test_workflow import REPO, TINY, snakemake
+from helpers import REPO, TINY, snakemake
 
 CLUSTER = os.path.join(REPO, "tests", "slurm", "cluster.sh")
 
