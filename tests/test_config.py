@@ -67,10 +67,11 @@ def _load(path):
         return yaml.safe_load(f)
 
 
-@pytest.mark.parametrize("preset", sorted(os.listdir(os.path.join(REPO, "config", "presets"))))
+@pytest.mark.parametrize("preset", [os.path.join("config", "presets", name) for name in
+                                    sorted(os.listdir(os.path.join(REPO, "config", "presets")))] +
+                         ["config/examples/math-boxed.yaml"])  # a GPU example, run like a preset
 def test_a_preset_is_the_schema_defaults_plus_its_own_keys(tmp_path, preset):
     """A preset is laid over the schema's defaults (the paper's recipe), not over the tiny default run."""
-    preset = os.path.join("config", "presets", preset)
     config = effective_config(tmp_path, os.path.join(REPO, preset))
     assert config == _merge(schema_defaults(), _load(preset))
     assert config["prune"]["dedupe"] is True  # config.yaml's `dedupe: false` is the tiny run's, not the paper's
@@ -123,6 +124,8 @@ def test_schema_errors_name_the_key(extra, message):
      "task 'mbpp' scores strict"),
     ({"task": {"name": "codecontests"}, "model": {"base": "org/model"}, "prune": {"strategy": "soft"}},
      "set verify.code.stop_at_first_failure to false"),
+    ({"sampling": {"backend": "vllm", "vllm": {"tensor_parallel_size": 8}}, "resources": {"generate": {"gpu": 4}}},
+     "tensor_parallel_size=8 splits the model over 8 GPUs, and resources.generate.gpu=4"),
 ])
 def test_checks_across_keys(extra, message):
     with pytest.raises(ConfigError, match=message):
@@ -155,5 +158,5 @@ def test_each_paper_preset_plans_its_rounds(tmp_path, preset):
     assert jobs["finetune"] == str(rounds) and jobs["verify"] == str(2 * rounds + 1)
     assert jobs["generate"] == str(rounds * shards["think"] + (rounds + 1) * shards["eval"])
     # code tasks: the judge proves itself once before any verdict
-    assert jobs.get("judge_selftest") == ("1" if config["task"]["name"] in tasks.CODE_TASKS else None)
+    assert jobs.get("judge_selftest") == ("1" if config["task"]["name"] in tasks.code_tasks() else None)
     assert "base_model" not in jobs  # a hub model needs no local base model

@@ -1,9 +1,6 @@
-"""Fine-tuning over several processes (tpt.launch): real 2-process DDP runs on the CPU (gloo), the commands the
-finetune rule builds for GPUs and nodes, the shipped accelerate configs, and the config errors.
-
-accelerate runs FSDP and DeepSpeed on GPUs only (on CPU processes it silently falls back to plain data
-parallel), so here those two are checked as far as the CPU allows: the command line, the settings the
-launcher hands to each process, and the rebuilding of a whole model from a gathered state dict."""
+"""Fine-tuning over several processes (tpt.launch): real 2-process DDP and FSDP runs on the CPU (gloo) with the
+shipped accelerate configs, compared weight by weight with one process, killed and resumed; the commands the
+finetune rule builds for GPUs and nodes, the shipped accelerate configs, and the config errors."""
 import copy
 import json
 import os
@@ -12,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -40,14 +38,14 @@ def _config(gpu=0, nodes=1, **distributed):
             "resources": {"finetune": {"gpu": gpu, "nodes": nodes}}, "threads": {"finetune": 2}}
 
 
-def _run(tmp_path, model, name, cfg, processes, wait=True):
+def _run(tmp_path, model, name, cfg, processes, wait=True, strategy="auto"):
     """The finetune rule's command for `processes` CPU processes on the SFT rows above; returns the process."""
     data = tmp_path / "data"
     if not data.exists():
         data.mkdir()
         artifacts.write(pd.DataFrame(ROWS), str(data / "train.parquet"), artifacts.SFT)
         artifacts.write(pd.DataFrame(ROWS[:2]), str(data / "val.parquet"), artifacts.SFT)
-    config = _config(processes=processes)
+    config = _config(processes=processes, strategy=strategy)
     cfg = {**cfg, "distributed": config["finetune"]["distributed"]}
     cmd = (launch.command(config, ACCELERATE) + f" --train {data}/train.parquet --val {data}/val.parquet"
            f" --model {model} --out {tmp_path}/{name} --scratch {tmp_path}/{name}-scratch"
@@ -68,25 +66,49 @@ def _close(a, b, atol):
     return a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=atol) for k in a)
 
 
+@pytest.fixture(scope="module")
+def one_process(tiny_model, tmp_path_factory):
+    """(figures, folder) of the one-process fine-tune with CFG's settings and `changes` (4 examples a step), that
+    the 2-process ones are compared with; made once for all strategies."""
+    runs = {}
+
+    def run(**changes):
+        key = json.dumps(changes, sort_keys=True)
+        if key not in runs:
+            out = tmp_path_factory.mktemp("one")
+            runs[key] = (train.finetune(tiny_model, str(out / "model"), ROWS, ROWS[:2],
+                                        {**CFG, **changes, "batch_size": 4}, str(out / "scratch")), out / "model")
+        return runs[key]
+    return run
+
+
 @pytest.mark.parametrize("method", ["full", "lora"])
-def test_two_ddp_processes_train_the_weights_of_one_process_with_the_same_global_batch(tiny_model, tmp_path,
-                                                                                      method):
+@pytest.mark.parametrize("strategy, distributed", [("auto", "multi_cpu"), ("fsdp", "fsdp"),
+                                                   ("deepspeed", "deepspeed")])
+def test_two_processes_train_the_weights_of_one_process_with_the_same_global_batch(tiny_model, tmp_path, method,
+                                                                                  strategy, distributed,
+                                                                                  one_process):
+    """DDP (auto on CPU processes), FSDP2 and DeepSpeed ZeRO-3 from the shipped config/accelerate/*.yaml, full
+    fine-tuning and LoRA: the gathered, saved model equals the one-process one."""
     cfg = {**CFG, "method": method}
-    one = train.finetune(tiny_model, str(tmp_path / "one"), ROWS, ROWS[:2], {**cfg, "batch_size": 4},
-                         str(tmp_path / "one-scratch"))
-    _run(tmp_path, tiny_model, "two", {**cfg, "batch_size": 2}, processes=2)  # 2 processes x 2 examples a step
+    one, one_dir = one_process(method=method)
+    # 2 processes x 2 examples a step
+    _run(tmp_path, tiny_model, "two", {**cfg, "batch_size": 2}, processes=2, strategy=strategy)
 
     log = (tmp_path / "two.log").read_text()
     assert "in 2 process(es)" in log and f"'steps': {one['steps']}" in log
+    assert f"'distributed': '{distributed}'" in log  # not a silent fallback to plain data parallel
     assert log.count("step 1/") == 1  # the main process alone writes the log
     AutoModelForCausalLM.from_pretrained(str(tmp_path / "two"))  # a plain HF folder
     assert not (tmp_path / "two-scratch").exists() and not (tmp_path / "two.tmp").exists()
-    assert _close(_weights(tmp_path / "one"), _weights(tmp_path / "two"), atol=1e-5)
+    assert _close(_weights(one_dir), _weights(tmp_path / "two"), atol=1e-5)
 
 
-def test_a_killed_two_process_finetune_resumes_from_its_checkpoint(tiny_model, tmp_path):
+@pytest.mark.parametrize("strategy", ["auto", pytest.param("fsdp", marks=pytest.mark.slow),
+                                      pytest.param("deepspeed", marks=pytest.mark.slow)])
+def test_a_killed_two_process_finetune_resumes_from_its_checkpoint(tiny_model, tmp_path, strategy, one_process):
     cfg = {**CFG, "batch_size": 2, "epochs": 12, "save_steps": 4}  # 96 steps, a checkpoint every 4
-    first = _run(tmp_path, tiny_model, "two", cfg, processes=2, wait=False)
+    first = _run(tmp_path, tiny_model, "two", cfg, processes=2, wait=False, strategy=strategy)
     scratch = tmp_path / "two-scratch"
     deadline = time.time() + 300
     # kill the launcher and both processes once a complete checkpoint exists (maybe while the next is written)
@@ -96,14 +118,18 @@ def test_a_killed_two_process_finetune_resumes_from_its_checkpoint(tiny_model, t
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     assert not (tmp_path / "two").exists(), "the fine-tune ended before the kill: make it longer"
-    assert train.newest_checkpoint(str(scratch)) is not None
+    checkpoint = train.newest_checkpoint(str(scratch))
+    assert checkpoint is not None
+    if strategy == "fsdp":  # each process wrote its shard of the weights and of the optimizer state
+        assert os.path.isdir(os.path.join(checkpoint, "pytorch_model_fsdp_0"))
+        assert os.path.isdir(os.path.join(checkpoint, "optimizer_0"))
+    if strategy == "deepspeed":  # DeepSpeed's own checkpoint: each process's partition of weights and optimizer
+        assert [d.name for d in Path(checkpoint).glob("global_step*")] == [f"global_step{checkpoint.split('-')[-1]}"]
 
-    _run(tmp_path, tiny_model, "two", cfg, processes=2)
+    _run(tmp_path, tiny_model, "two", cfg, processes=2, strategy=strategy)
     done = (tmp_path / "two.log").read_text().split("done: ")[1]
     assert re.search(r"'resumed_from': '[^']*checkpoint-\d+'", done) and "'steps': 96" in done
-    train.finetune(tiny_model, str(tmp_path / "one"), ROWS, ROWS[:2], {**cfg, "batch_size": 4},
-                   str(tmp_path / "one-scratch"))
-    assert _close(_weights(tmp_path / "one"), _weights(tmp_path / "two"), atol=1e-5)
+    assert _close(_weights(one_process(epochs=12, save_steps=4)[1]), _weights(tmp_path / "two"), atol=1e-5)
 
 
 def test_one_process_is_a_plain_python_process():
@@ -148,7 +174,6 @@ def test_several_nodes_outside_slurm_say_what_to_do(tmp_path):
 
 @pytest.mark.parametrize("config, message", [
     (_config(gpu=1, strategy="fsdp"), "strategy=fsdp needs several processes.*gpu=1 and resources.finetune.nodes=1"),
-    (_config(processes=2, strategy="fsdp"), "resources.finetune.gpu=0: accelerate runs CPU processes with ddp"),
     (_config(gpu=8, processes=4), "processes=4 with resources.finetune.gpu=8: tpt runs one process per GPU"),
 ])
 def test_impossible_combinations_say_what_to_change(config, message):

@@ -11,15 +11,21 @@ class ConfigError(ValueError):
 
 def check(config):
     base, task = config["model"]["base"], config["task"]["name"]
-    if base == "builtin" and task != "arith":
+    if base == "builtin" and task not in ("arith", "custom"):
         raise ConfigError(f"model.base=builtin is the tiny model of the built-in arith task; task.name={task!r} "
                           "needs a real model: set model.base to a hub id or a local HF model folder")
-    scorings = tasks.get(task).SCORINGS
+    try:  # the task from the registry, configured (a task from config checks its template and scorer here)
+        configured = tasks.from_config(config["task"])
+    except ConfigError:
+        raise
+    except ValueError as e:
+        raise ConfigError(f"task.name={task!r}: {e}") from e
+    scorings = configured.SCORINGS
     if config["verify"]["criterion"] not in scorings:
         raise ConfigError(f"verify.criterion={config['verify']['criterion']!r}: task {task!r} scores "
                           f"{' or '.join(scorings)} (set verify.criterion to one of them)")
     if config["prune"]["strategy"] == "soft":
-        if task not in tasks.CODE_TASKS:
+        if not tasks.is_code(configured):
             raise ConfigError(f"prune.strategy=soft keeps code that passes at least one test: task {task!r} has no "
                               "tests (use correct or none)")
         if config["verify"]["code"]["stop_at_first_failure"]:
@@ -38,4 +44,9 @@ def check(config):
         raise ConfigError(f"finetune.max_length={config['finetune']['max_length']} is shorter than "
                           f"think.max_new_tokens={config['think']['max_new_tokens']}: long correct samples could "
                           "not be trained on")
+    tp, gpus = config["sampling"]["vllm"]["tensor_parallel_size"], config["resources"]["generate"]["gpu"]
+    if config["sampling"]["backend"] == "vllm" and gpus and tp > gpus:
+        raise ConfigError(f"sampling.vllm.tensor_parallel_size={tp} splits the model over {tp} GPUs, and "
+                          f"resources.generate.gpu={gpus}: set resources.generate.gpu to {tp}, or lower "
+                          "sampling.vllm.tensor_parallel_size")
     return config

@@ -47,10 +47,6 @@ def plan(config):
         return 1, 1, None
     if strategy == "auto":
         strategy = "fsdp" if gpus else "ddp"
-    if not gpus and strategy != "ddp":
-        raise ConfigError(f"finetune.distributed.strategy={strategy} shards the model over GPUs, and "
-                          "resources.finetune.gpu=0: accelerate runs CPU processes with ddp only (gloo). Set "
-                          "resources.finetune.gpu, or finetune.distributed.strategy: ddp")
     if strategy == "deepspeed" and importlib.util.find_spec("deepspeed") is None:
         raise ConfigError("finetune.distributed.strategy=deepspeed, but DeepSpeed is not installed in this "
                           "environment: `pip install deepspeed` (where the fine-tune jobs run), or use "

@@ -46,7 +46,9 @@ def eval_metrics(samples, verdicts, round_):
             stderr = per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else None
             add(f"pass@k_{scoring}", per.mean(), stderr, k)
     code = df["failure"].notna().all()  # the judge's verdicts: a code task
-    if not code:  # majority vote needs answers to compare: code tasks have none
+    # majority vote needs answers to compare: code tasks have none, nor a user's scorer that returns none
+    comparable = not code and not (df["parsed"].any() and df.loc[df["parsed"], "answer_strict"].isna().all())
+    if comparable:
         for k in range(1, n + 1):
             per = np.array([majority_vote(g["answer_strict"].tolist(), g["correct_strict"].tolist(), k)
                             for _, g in per_problem])

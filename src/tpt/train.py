@@ -119,6 +119,8 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
     )
     with args.main_process_first(local=False):  # the main process claims the folder; the others then find it theirs
         _claim_scratch(scratch_dir, init_model, train_rows, val_rows, cfg, args.world_size)
+    if not cuda:
+        _shard_on_cpu_processes_too()
     saved_dtype = getattr(AutoConfig.from_pretrained(init_model), "dtype", None)  # e.g. bf16 for Gemma-2
     tokenizer = AutoTokenizer.from_pretrained(init_model)
     if tokenizer.pad_token_id is None:
@@ -138,7 +140,8 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
     resume = newest_checkpoint(scratch_dir)
     result = trainer.train(resume_from_checkpoint=resume)
     figures = {"train_loss": float(result.training_loss), "steps": int(result.global_step),
-               "examples": len(train_set), "resumed_from": resume or ""}
+               "examples": len(train_set), "resumed_from": resume or "",
+               "distributed": trainer.accelerator.distributed_type.value.lower()}  # no, multi_cpu, fsdp, ...
     if val_set:
         figures["eval_loss"] = float(trainer.evaluate()["eval_loss"])
 
@@ -160,6 +163,19 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
     return figures
 
 
+def _shard_on_cpu_processes_too():
+    """Under `accelerate launch` with fsdp.yaml on CPU processes (gloo), train with FSDP as on GPUs. accelerate
+    takes FSDP for GPU process groups only, and on CPU ones silently trains plain data parallel instead; the
+    tests run the shipped fsdp.yaml on CPU processes, so they mark the group as a GPU one here, before the
+    Trainer's Accelerator reads it (the device stays the CPU). torch's FSDP2 itself runs on gloo."""
+    from accelerate.state import DistributedType, PartialState
+
+    state = PartialState()
+    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" \
+            and state.distributed_type == DistributedType.MULTI_CPU:
+        PartialState._shared_state["distributed_type"] = DistributedType.MULTI_GPU
+
+
 def _with_lora(model, lora):
     from peft import LoraConfig, get_peft_model
 
@@ -170,6 +186,11 @@ def _with_lora(model, lora):
 def _from_state_dict(init_model, cfg, state, generation_config):
     """A plain (unsharded) copy of the trained model from its gathered state dict. It is built on the meta device,
     so it takes no memory until the gathered tensors are assigned to it: a 70B model is held once, not twice."""
+    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+    # training is over: without this, under ZeRO-3 transformers would build the copy partitioned over all
+    # processes (zero.Init), and wait forever for the others, which build nothing (seen on 2 CPU processes)
+    unset_hf_deepspeed_config()
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(init_model), dtype=torch.float32,
                                                  attn_implementation=cfg.get("attn_implementation"))

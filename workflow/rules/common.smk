@@ -14,7 +14,7 @@ check(config)
 
 R = config["results"]
 BUILTIN = config["model"]["base"] == "builtin"
-CODE_TASK = config["task"]["name"] in tasks.CODE_TASKS  # scored by running programs: the judge self-tests first
+CODE_TASK = tasks.is_code(tasks.from_config(config["task"]))  # scored by running programs: the judge self-tests first
 JUDGE_SELFTEST = f"{R}/judge/selftest.txt"
 SPLIT = {"think": "train", "eval": "test"}  # which problems each generation phase samples
 

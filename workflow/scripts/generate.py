@@ -8,7 +8,7 @@ if w.phase == "think":
     problems = sampling.select_problems(problems, round_, settings["problems_per_round"],
                                         settings["fresh_problems"], p.seed)
 problems = sampling.shard(problems, int(w.shard), settings["shards"])
-requests = sampling.make_requests(problems, tasks.get(p.task["name"]).prompt, w.phase, round_, settings["n"],
+requests = sampling.make_requests(problems, tasks.from_config(p.task).prompt, w.phase, round_, settings["n"],
                                   p.seed)
 log.info("round %d %s, shard %s of %d: %d problems x %d samples from %s (%s backend)", round_, w.phase, w.shard,
          settings["shards"], len(problems), settings["n"], p.model, p.sampling["backend"])

@@ -38,7 +38,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="tpt-judge", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("completions", help="Parquet file with problem_id and completion columns")
-    ap.add_argument("--task", required=True, choices=tasks.CODE_TASKS)
+    ap.add_argument("--task", required=True, choices=tasks.code_tasks())
     ap.add_argument("--source", help="the task's data: hub id, folder, or one .jsonl/.parquet file (default: the "
                                      "task's hub dataset)")
     ap.add_argument("--split", default="test", choices=["train", "test"])

@@ -11,14 +11,21 @@ class VLLMSampler:
         import torch
 
         cpu = not torch.cuda.is_available()
+        v = cfg["vllm"]
+        tp = v["tensor_parallel_size"]
         if cpu:
             # vLLM's CPU build: a fixed KV-cache size (not a fraction of device memory), and the engine in this
             # process (it starts in seconds, and a Snakemake script needs no __main__ guard)
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg["vllm"]["cpu_kvcache_gb"]))
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(v["cpu_kvcache_gb"]))
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+            if tp > 1:  # one worker process per shard, each bound to its own share of the job's cores
+                os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", cpu_binding(sorted(os.sched_getaffinity(0)), tp))
+        elif tp > torch.cuda.device_count():
+            raise ValueError(f"sampling.vllm.tensor_parallel_size={tp} splits the model over {tp} GPUs, and this "
+                             f"job sees {torch.cuda.device_count()}: set resources.generate.gpu to {tp} (on a "
+                             "cluster), or lower sampling.vllm.tensor_parallel_size")
         from vllm import LLM
 
-        v = cfg["vllm"]
         self.llm = LLM(
             model=model_path, tokenizer=model_path, dtype=cfg.get("dtype") or "auto",
             tensor_parallel_size=v["tensor_parallel_size"], gpu_memory_utilization=v["gpu_memory_utilization"],
@@ -44,3 +51,14 @@ class VLLMSampler:
             result.append((o.text, len(out.prompt_token_ids), len(o.token_ids),
                            "length" if o.finish_reason == "length" else "stop"))
         return result
+
+
+def cpu_binding(cores, tp):
+    """VLLM_CPU_OMP_THREADS_BIND for tp CPU workers: the job's cores split in tp contiguous groups ("0|1",
+    "0,1,2,3|4,5,6,7"). vLLM's own default binds one NUMA node per worker, so it stops with one node and tp > 1."""
+    if len(cores) < tp:
+        raise ValueError(f"sampling.vllm.tensor_parallel_size={tp} runs {tp} CPU worker processes, and this job has "
+                         f"{len(cores)} core(s): lower sampling.vllm.tensor_parallel_size to {len(cores)} or less, "
+                         "or give the generate job more cores (threads.generate)")
+    per = len(cores) // tp
+    return "|".join(",".join(str(c) for c in cores[i * per:(i + 1) * per]) for i in range(tp))

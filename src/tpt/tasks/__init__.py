@@ -1,29 +1,77 @@
 """Tasks: where problems come from, how a problem becomes a prompt, and how completions are scored.
 
-A task is a module with:
+A task is a module (or an object made from the config, see from_config) with:
   SCORINGS                                  the scorings it fills (correct_<scoring> columns of VERDICTS); the
                                             first is its main one, "strict"
   load(split, options)                      -> DataFrame with the PROBLEMS columns (split: "train" or "test")
   prompt(question)                          -> the user message sent to the model
   score_all(completions, answers, options)  -> one dict of VERDICTS columns per completion (without the ids,
                                                `truncated` and `correct`); options: the config's `verify` section
-Adding a task means writing such a module and naming it in TASKS; the rules do not change.
+  CODE (optional, default False)            True if it is scored by running programs in the sandbox (tpt.code):
+                                            the workflow then self-tests the judge before the first verify job
+  configure(options) (optional)             -> the task for these options (the config's `task` section merged
+                                               with its own `task.<name>` one), when the prompt or the scorer
+                                               depend on the config (tpt.tasks.custom)
+
+The registry: the built-in tasks below, plus every task a package registers in the `tpt.tasks` entry-point group
+(in its pyproject.toml: [project.entry-points."tpt.tasks"] mytask = "mypackage.mytask"). Adding a task means
+writing such a module and registering it; the rules, the schema and the checks do not change.
 """
 import importlib
+import importlib.metadata
 import json
 import os
 
 import pandas as pd
 
-TASKS = {"arith": "tpt.tasks.arith", "gsm8k": "tpt.tasks.gsm8k", "codecontests": "tpt.tasks.codecontests",
-         "mbpp": "tpt.tasks.mbpp"}
-CODE_TASKS = ("codecontests", "mbpp")  # scored by running programs in the sandbox (tpt.code)
+BUILTIN = {"arith": "tpt.tasks.arith", "gsm8k": "tpt.tasks.gsm8k", "codecontests": "tpt.tasks.codecontests",
+           "mbpp": "tpt.tasks.mbpp", "custom": "tpt.tasks.custom"}
+ENTRY_POINTS = "tpt.tasks"  # the entry-point group of task packages
+
+
+def registry():
+    """Every task's name -> where it lives ("module" or "module:attribute"): the built-in ones and those of the
+    installed task packages (a package cannot replace a built-in task)."""
+    found = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINTS)}
+    return {**found, **BUILTIN}
+
+
+def names():
+    return sorted(registry())
 
 
 def get(name):
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}: choose one of {sorted(TASKS)}")
-    return importlib.import_module(TASKS[name])
+    """The task module (or object) registered as `name`."""
+    where = registry().get(name)
+    if where is None:
+        raise ValueError(f"unknown task {name!r}: choose one of {names()} (a task package registers more through "
+                         f"the {ENTRY_POINTS!r} entry-point group)")
+    module, _, attribute = where.partition(":")
+    task = importlib.import_module(module)
+    return getattr(task, attribute) if attribute else task
+
+
+def options_of(task_config):
+    """The options a task's load() and configure() get: the `task` section with its `task.<name>` section (or, for
+    a task package, `task.options`) merged in."""
+    name = task_config["name"]
+    return {**task_config, **(task_config.get(name) or {}), **(task_config.get("options") or {})}
+
+
+def from_config(task_config):
+    """The task of a config's `task` section, configured by it where the task takes a configuration."""
+    task = get(task_config["name"])
+    return task.configure(options_of(task_config)) if hasattr(task, "configure") else task
+
+
+def is_code(task):
+    """Whether a task (module or object) is scored by running programs in the sandbox."""
+    return bool(getattr(task, "CODE", False))
+
+
+def code_tasks():
+    """The names of the registered tasks that are code tasks (whatever their configuration)."""
+    return [name for name in names() if is_code(get(name))]
 
 
 def read_records(path):

@@ -12,6 +12,7 @@ from tpt.code.verify import encode_answer, score_all  # noqa: F401  (the task's 
 from tpt.tasks import read_split
 
 SCORINGS = ("strict",)  # strict: the program passes every test
+CODE = True  # scored by running programs in the sandbox (tpt.code)
 TEST_SPLITS = {"public": "public_tests", "private": "private_tests", "generated": "generated_tests"}
 
 PROMPT = (

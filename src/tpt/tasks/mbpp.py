@@ -19,6 +19,7 @@ from tpt.code.judge import extract_program
 from tpt.tasks import read_split
 
 SCORINGS = ("strict",)  # strict: every assert holds
+CODE = True  # scored by running programs in the sandbox (tpt.code)
 SPLIT_IDS = {"train": range(601, 975), "test": range(11, 511), "validation": range(511, 601)}
 TIME_LIMIT_S = 5.0
 MEMORY_LIMIT_BYTES = 512 << 20
