@@ -1,13 +1,16 @@
 """Config errors stop the run at start-up with a message that names the key to fix."""
 import copy
+import json
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
 from snakemake.utils import validate
 
-from test_workflow import REPO, TINY, _merge, snakemake
+from helpers import REPO, TINY, _merge, snakemake
 from tpt import tasks
 from tpt.config import ConfigError, check
 
@@ -27,6 +30,77 @@ def test_the_default_config_is_valid_and_defaults_fill_missing_keys():
     assert config["prune"]["drop_truncated"] is True          # not in config.yaml: from the schema
     assert config["finetune"]["lora"]["r"] == 16
     check(config)
+
+
+# The config a run really gets: the Snakefile parsed by Snakemake's API with the given --configfile files, its
+# `config` after the schema check filled in the defaults.
+EFFECTIVE_CONFIG = """
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, DeploymentSettings, OutputSettings, ResourceSettings
+
+snakefile, workdir, *configfiles = sys.argv[1:]
+with SnakemakeApi(OutputSettings()) as api:
+    wf = api.workflow(resource_settings=ResourceSettings(), deployment_settings=DeploymentSettings(),
+                      config_settings=ConfigSettings(configfiles=[Path(c) for c in configfiles]),
+                      snakefile=Path(snakefile), workdir=Path(workdir))
+    print(json.dumps(wf._workflow.config))
+"""
+
+
+def effective_config(tmp_path, *configfiles):
+    run = subprocess.run([sys.executable, "-c", EFFECTIVE_CONFIG, os.path.join(REPO, "Snakefile"), str(tmp_path),
+                          *configfiles], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def schema_defaults():
+    defaults = {}
+    validate(defaults, SCHEMA)  # fills in every default
+    return defaults
+
+
+def _load(path):
+    with open(os.path.join(REPO, path)) as f:
+        return yaml.safe_load(f)
+
+
+@pytest.mark.parametrize("preset", [os.path.join("config", "presets", name) for name in
+                                    sorted(os.listdir(os.path.join(REPO, "config", "presets")))] +
+                         ["config/examples/math-boxed.yaml"])  # a GPU example, run like a preset
+def test_a_preset_is_the_schema_defaults_plus_its_own_keys(tmp_path, preset):
+    """A preset is laid over the schema's defaults (the paper's recipe), not over the tiny default run."""
+    config = effective_config(tmp_path, os.path.join(REPO, preset))
+    assert config == _merge(schema_defaults(), _load(preset))
+    assert config["prune"]["dedupe"] is True  # config.yaml's `dedupe: false` is the tiny run's, not the paper's
+
+
+def test_the_default_run_is_the_schema_defaults_plus_config_yaml(tmp_path):
+    config = effective_config(tmp_path)
+    assert config == _merge(schema_defaults(), _load("config.yaml"))
+    # the default run as the README describes it ("The built-in task and its tiny model")
+    assert config["rounds"] == 6 and config["task"]["name"] == "arith" and config["model"]["base"] == "builtin"
+    assert config["task"]["arith"]["test_problems"] == 200 and config["task"]["arith"]["teacher_slip_rate"] == 0.4
+    assert config["model"]["builtin"]["num_layers"] == 4 and config["model"]["builtin"]["hidden_size"] == 128
+    think, evals = config["think"], config["eval"]
+    assert (think["problems_per_round"], think["fresh_problems"]) == (600, True)
+    assert (think["n"], think["temperature"]) == (8, 0.8)
+    assert (config["prune"]["per_problem"], config["finetune"]["epochs"], config["finetune"]["learning_rate"]) == \
+        (2, 3, 5e-4)
+    assert (evals["n"], evals["temperature"]) == (8, 0.7)
+    # the default run's config.yaml names only keys it changes: each of its values differs from the schema's
+    def changed(ours, defaults):
+        return all(changed(v, defaults[k]) if isinstance(v, dict) else v != defaults[k] for k, v in ours.items())
+    assert changed(_load("config.yaml"), schema_defaults())
+
+
+def test_config_yaml_and_more_files_lay_over_the_default_run(tmp_path):
+    """`--configfile config.yaml my.yaml` is the default run with my.yaml's keys on top."""
+    (tmp_path / "my.yaml").write_text("rounds: 2\nthink: {n: 3}\n")
+    config = effective_config(tmp_path, os.path.join(REPO, "config.yaml"), str(tmp_path / "my.yaml"))
+    assert config == _merge(effective_config(tmp_path), {"rounds": 2, "think": {"n": 3}})
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -83,7 +157,7 @@ def test_snakemake_stops_before_any_job_on_a_bad_key(tmp_path):
 def test_each_paper_preset_plans_its_rounds(tmp_path, preset):
     with open(os.path.join(REPO, "config", "presets", preset)) as f:
         config = yaml.safe_load(f)
-    run = snakemake(tmp_path, {**config, "results": "results"}, "-n")
+    run = snakemake(tmp_path, {**config, "results": "results"}, "-n", default_run=False)
     assert run.returncode == 0, run.stderr[-2000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout + run.stderr, re.M))
     rounds = config["rounds"]

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from test_workflow import REPO, _merge, snakemake
+from helpers import REPO, _merge, snakemake
 from tpt import artifacts, metrics, scorers, tasks, verify
 from tpt.code.sandbox import available_backends
 from tpt.config import ConfigError, check
@@ -355,7 +355,7 @@ def test_readme_example_runs_end_to_end(tmp_path, tiny_model):
 def test_math_example_config_plans_its_rounds(tmp_path):
     with open(os.path.join(REPO, "config", "examples", "math-boxed.yaml")) as f:
         config = yaml.safe_load(f)
-    run = snakemake(tmp_path, config, "-n")
+    run = snakemake(tmp_path, config, "-n", default_run=False)  # like a preset: over the schema's defaults
     assert run.returncode == 0, run.stderr[-2000:]
     assert "finetune" in run.stdout and "judge_selftest" not in run.stdout
 

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from test_workflow import REPO, SNAKEMAKE
+from helpers import REPO, SNAKEMAKE
 
 
 def snakemake_from_repo_root(tmp_path, *args):
@@ -69,7 +69,7 @@ def test_readme_command_reruns_one_round_with_the_same_samples(tmp_path):
     rebuilt, round 0 is left alone."""
     import pandas as pd
 
-    from test_workflow import TINY, snakemake
+    from helpers import TINY, snakemake
     from tpt import artifacts
 
     command = readme_rerun_command()
@@ -86,7 +86,7 @@ def test_readme_command_reruns_one_round_with_the_same_samples(tmp_path):
 
     # the README's words, for round 1 of this 1-round config, run by bash in the working directory
     words = command.replace("round_2", "round_1").replace(
-        "snakemake ", f"{SNAKEMAKE} -s {REPO}/Snakefile --configfile test-config.yaml ", 1)
+        "snakemake ", f"{SNAKEMAKE} -s {REPO}/Snakefile --configfile {REPO}/config.yaml test-config.yaml ", 1)
     run = subprocess.run(["bash", "-c", words], cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "samples_0.parquet" in run.stderr + run.stdout  # the glob found the shard

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from test_workflow import REPO, TINY, snakemake
+from helpers import REPO, TINY, snakemake
 
 CLUSTER = os.path.join(REPO, "tests", "slurm", "cluster.sh")
 
@@ -94,7 +94,7 @@ def test_each_paper_preset_plans_gpu_jobs_through_the_slurm_profile(slurm_cluste
     with open(os.path.join(REPO, "config", "presets", preset)) as f:
         config = yaml.safe_load(f)
     run = snakemake(tmp_path, {**config, "results": "results"}, "-n", "--profile",
-                    os.path.join(REPO, "profiles", "slurm"))
+                    os.path.join(REPO, "profiles", "slurm"), default_run=False)
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout + run.stderr
     # every generate and finetune job asks for the preset's GPUs, owned by one task

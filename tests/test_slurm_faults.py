@@ -6,8 +6,8 @@ import subprocess
 import sys
 import time
 
+from helpers import REPO, TINY, _merge, command, kill_snakemake_when
 from test_slurm import _sacct, pytestmark, slurm_cluster  # noqa: F401  (the cluster fixture and the opt-in marks)
-from test_workflow import REPO, TINY, _merge, command, kill_snakemake_when
 
 SLURM_ARGS = ["--profile", os.path.join(REPO, "profiles", "slurm"),
               # a tiny workflow: poll fast, no network filesystem to wait for; squeue notices an external scancel

@@ -25,6 +25,18 @@ def test_loss_is_on_the_completion_and_its_end_token_only(tiny_model):
     assert tok.decode(f["input_ids"][prompt_len:-1]) == ROWS[0]["completion"]
 
 
+def test_a_tokenizer_without_chat_template_is_refused_with_the_fix_that_works(tiny_model, tmp_path):
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    template = tok.chat_template
+    tok.chat_template = None
+    tok.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="no chat template.*a Jinja template in chat_template.jinja"):
+        render_prompt(AutoTokenizer.from_pretrained(str(tmp_path)), "Mia has 2 apples.")
+    (tmp_path / "chat_template.jinja").write_text(template)  # the message's fix
+    fixed = render_prompt(AutoTokenizer.from_pretrained(str(tmp_path)), "Mia has 2 apples.")
+    assert fixed == render_prompt(AutoTokenizer.from_pretrained(tiny_model), "Mia has 2 apples.")
+
+
 def test_too_long_examples_are_named(tiny_model):
     tok = AutoTokenizer.from_pretrained(tiny_model)
     with pytest.raises(ValueError, match="s2 has .* tokens, more than finetune.max_length=10"):

@@ -11,8 +11,10 @@ from contextlib import contextmanager
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Problems of a task split: the gold final answer as a string (GSM8K's text after "#### "), and the gold worked
-# solution where the task has one (not used for training by the loop: rounds train on the model's own samples).
+# Problems of a task split. `answer` is what the task's scorer checks against: for math tasks the gold final
+# answer as a string (GSM8K's text after "#### "); for code tasks a JSON string of the tests and limits
+# (tpt.code.verify.encode_answer). `solution` is the gold worked solution where the task has one (not used for
+# training by the loop: rounds train on the model's own samples).
 PROBLEMS = pa.schema([
     ("problem_id", pa.string()),
     ("question", pa.string()),

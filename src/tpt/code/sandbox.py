@@ -60,7 +60,7 @@ root, "userns" otherwise.
 
 Cost of a test
 --------------
-In fork mode a short test costs ~1.6 ms of CPU in all (benchmarks/judge_throughput.py: 2 cores of a VM,
+In fork mode a short test costs 1.72 ms of CPU in all (benchmarks/judge_throughput.py: 2 cores of a VM,
 Python 3.11; `python3 prog.py` costs ~9.5 ms, mostly interpreter start-up): ~0.15 ms in the host, ~0.45
 in the server (of which fork() itself ~0.2) and ~1.0 in the program's process (of which its exit ~0.3).
 Most of it is the kernel's memory work: fork() copying the page tables of the ~8 MB server, the exit

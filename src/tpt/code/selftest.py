@@ -1,8 +1,9 @@
 """Self-test gate for the judge: known-correct programs must pass, known-wrong ones must fail the
 expected way. Run it before trusting the judge on a new machine:
 
-    python -m tpt.code.selftest                                   # built-in problem only
-    python -m tpt.code.selftest --problems ../shared/data/codecontests/sample.jsonl
+    python -m tpt.code.selftest                                 # built-in problem only
+    python -m tpt.code.selftest --problems codecontests.jsonl   # also four real problems, from a jsonl of
+                                                                # deepmind/code_contests rows that has them
 
 Exit status 0 when every check holds. The programs live in selftest_solutions/ (see its README).
 """
