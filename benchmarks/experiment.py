@@ -30,7 +30,7 @@ args = parser.parse_args()
 
 name = yaml.safe_load(open(args.experiment))["experiment"]["name"]
 snakemake = [os.path.join(os.path.dirname(sys.executable), "snakemake"), "-s", os.path.join(REPO, "Snakefile"),
-             "--cores", str(args.cores), "--configfile", args.experiment, "--config", f"results={args.results}",
+             "--cores", str(args.cores), "--configfile", os.path.join(REPO, "config.yaml"), args.experiment, "--config", f"results={args.results}",
              *args.config]
 if args.dry_run:
     out = subprocess.run(snakemake + ["-n"], capture_output=True, text=True, check=True).stdout

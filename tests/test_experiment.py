@@ -9,7 +9,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from test_workflow import REPO, TINY, _merge, snakemake
+from helpers import REPO, TINY, _merge, snakemake
 from tpt import artifacts, compare, experiment
 from tpt.config import ConfigError
 

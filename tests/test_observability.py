@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from test_workflow import TINY, _merge, snakemake
+from helpers import TINY, _merge, snakemake
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(REPO, "src")
@@ -240,7 +240,9 @@ def test_the_estimate_is_within_20_percent_of_a_tiny_runs_tokens(tiny_run):
 
     res, config = tiny_run
     workdir = res.parent
-    full = estimate.load_config([str(workdir / "test-config.yaml")], REPO)
+    # the run's config files, as tests/helpers.command gives them: the default run, then the test's own keys
+    configfiles = [os.path.join(REPO, "config.yaml"), str(workdir / "test-config.yaml")]
+    full = estimate.load_config(configfiles, REPO)
     full["results"] = str(res)
     table, assumptions = estimate.estimate(full, estimate.load_tokenizer(full))
     cost = artifacts.read(str(res / "report/cost.parquet"), artifacts.COST)
@@ -258,7 +260,7 @@ def test_the_estimate_is_within_20_percent_of_a_tiny_runs_tokens(tiny_run):
 
     # the command prints the same figures, with its assumptions and the hours
     run = subprocess.run([sys.executable, "-m", "tpt.estimate", "--workflow-dir", REPO, "--configfile",
-                          str(workdir / "test-config.yaml")], capture_output=True, text=True, cwd=workdir,
+                          *configfiles], capture_output=True, text=True, cwd=workdir,
                          env={**os.environ, "PYTHONPATH": SRC})
     assert run.returncode == 0, run.stderr[-2000:]
     total = run.stdout.splitlines()[3].split()

@@ -35,15 +35,14 @@ BUILTIN_THROUGHPUT = {"generate": 6_000, "train": 10_000}
 
 
 def load_config(configfiles, workflow_dir):
-    """config.yaml of the workflow with each --configfile layered over it, then the schema's defaults (as
-    Snakemake does at start-up)."""
+    """The config a run gets, as the Snakefile builds it: the --configfile files layered in order (config.yaml, the
+    default run, only when none is given), then the schema's defaults."""
     from snakemake.utils import validate
 
     from tpt.config import check
 
-    with open(os.path.join(workflow_dir, "config.yaml")) as f:
-        config = yaml.safe_load(f)
-    for path in configfiles:
+    config = {}
+    for path in configfiles or [os.path.join(workflow_dir, "config.yaml")]:
         with open(path) as f:
             config = _merge(config, yaml.safe_load(f) or {})
     validate(config, os.path.join(workflow_dir, "workflow", "schemas", "config.schema.yaml"))
@@ -192,7 +191,7 @@ def model_billions(config, override=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="tpt-estimate", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configfile", nargs="*", default=[], help="config files layered over config.yaml")
+    parser.add_argument("--configfile", nargs="*", default=[], help="config files, later ones winning (as snakemake's --configfile; none: config.yaml)")
     parser.add_argument("--workflow-dir", default=".", help="the workflow's folder (with config.yaml)")
     parser.add_argument("--tokenizer", help="tokenizer to count prompt tokens with (default: the base model's)")
     parser.add_argument("--pass-rate", type=float, help="share of a problem's samples that survive pruning "
