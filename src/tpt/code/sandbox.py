@@ -25,8 +25,14 @@ place) and then either
   - mode "fork": runs the program in the already-warm interpreter it was forked from, via
     exec(compile(...)) in a fresh __main__ module with fresh std streams (the fast path).
 
-The server enforces the wall-clock limit (SIGKILL of the namespace's PID 1 kills all of it) and
-reports exit status, signal, times and peak RSS; the host then reads the output from its own copies
+The server enforces the time limit on the program's CPU time (it reads the process's CPU clock
+when the limit could be reached, RLIMIT_CPU is a safety net) and a much longer wall-clock limit,
+a backstop for programs that sleep or block (see wall_limit); either way SIGKILL of the namespace's
+PID 1 kills all of it. CPU time, not wall time, decides: on a busy machine a program gets a smaller
+share of a core, so its wall time grows while its CPU time does not, and a verdict must not depend
+on the load (a program that grows its memory until the limit stops it must be a memory failure on
+a busy machine too, not a time limit). The server reports exit status, signal, why it killed the
+program (CPU or wall limit), times and peak RSS; the host then reads the output from its own copies
 of the memory files. Expected outputs never enter the sandbox (the judge compares on the host), so a
 program cannot find them in memory.
 
@@ -104,6 +110,7 @@ DEFAULT_NPROC = 32  # max processes per test (the uid is private to one server, 
 DEFAULT_NOFILE = 64  # max open files per test
 STDERR_TAIL = 4096  # bytes of stderr kept (the end)
 CODE_CACHE = 256  # compiled programs a fork-mode Sandbox keeps (see _code_of): a program's tests run one after another
+WALL_FACTOR, WALL_EXTRA_S = 3.0, 1.0  # wall-clock backstop: WALL_FACTOR x the time limit + WALL_EXTRA_S (see wall_limit)
 SCRATCH_BYTES = 64 << 20  # size of the tmpfs work dir: room for files the program writes (stdio is apart)
 MIN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}  # the program's whole environment
 # modules a fork-mode server imports once, so forked programs get them for free (each adds ~10 us to
@@ -163,7 +170,9 @@ def _mount(libc, src, dst, fstype, flags, data=None):
 # it writes after a fork is copied (see "Cost of a test" in the module docstring).
 # request: wall-clock limit (s), CPU limit (s), memory (bytes, 0: none), output limit, program size, code size
 _REQUEST = struct.Struct("<ddqqqq")
-_RESULT = struct.Struct("<i?dddq")  # wait status, timed out, wall (s), user CPU (s), system CPU (s), peak RSS (KiB)
+# result: wait status, killed for (KILLED_FOR index), wall (s), user CPU (s), system CPU (s), peak RSS (KiB)
+_RESULT = struct.Struct("<iBdddq")
+KILLED_FOR = ("", "cpu", "wall")  # why the server killed a program: not at all, CPU time limit, wall-clock backstop
 _TEST_FDS = struct.pack("4i", 0, 1, 2, 3)  # where a test's files land in the server: stdin, stdout, stderr, program
 # The program file holds the source, then (fork mode) the program's compiled code, marshalled, when an
 # earlier test of the same program left it there: see _code_of.
@@ -279,7 +288,9 @@ def _set_server_limits(cfg):
 
 
 def _set_limits(libc, cfg, cpu_limit, memory, output_limit):
-    """In the program process, before it runs: the limits of this request, then drop privileges."""
+    """In the program process, before it runs: the limits of this request, then drop privileges.
+    (RLIMIT_CPU is a safety net, whole seconds above the limit: the server kills the program when its
+    CPU clock passes cpu_limit, see _wait_program; RLIMIT_CPU also holds for each process it forks.)"""
     cpu = int(cpu_limit) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     if memory:
@@ -457,9 +468,42 @@ def _empty_dir(top):
     os.chdir("/")
 
 
+def _cpu_time(pid):
+    """CPU time (s) used so far by process `pid` (all its threads), from its process CPU clock
+    (clockid MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED) of the kernel); None once it has exited."""
+    try:
+        return time.clock_gettime((~pid << 3) | 2)
+    except OSError:
+        return None
+
+
+def _wait_program(pid, cpu_limit, wall_limit, t0):
+    """Wait for the program process to end; SIGKILL it once its CPU time passes cpu_limit or the wall
+    clock passes wall_limit (a backstop for sleepers). Returns the KILLED_FOR index (0: not killed).
+    The CPU clock is read only when the limit could have been reached (CPU time <= wall time), so a
+    program that ends in time costs no extra wake-up."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            used = _cpu_time(pid)
+            if used is not None and used > cpu_limit:
+                reason = 1
+            elif time.monotonic() - t0 >= wall_limit:
+                reason = 2
+            else:
+                wait_s = min(max(cpu_limit - (used or 0.0), 0.002), wall_limit - (time.monotonic() - t0))
+                if select.select([pidfd], [], [], max(wait_s, 0.0))[0]:
+                    return 0
+                continue
+            os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: the kernel kills everything in it
+            return reason
+    finally:
+        os.close(pidfd)
+
+
 def _run_one(libc, cfg, req):
     """Run one test, its files on fds 0-3: fork the program process (PID 1 of a fresh PID namespace
-    when isolated), enforce the wall-clock limit, wait for it. Returns the _RESULT message."""
+    when isolated), enforce the CPU and wall-clock limits, wait for it. Returns the _RESULT message."""
     isolate, uid = cfg["backend"] != "none", cfg["uid"]
     # the throwaway work dir: the server's private tmpfs on /tmp (emptied after every test), or
     # a fresh temporary directory without isolation
@@ -478,14 +522,7 @@ def _run_one(libc, cfg, req):
         _start_program(libc, cfg, req, work)
     if isolate:  # ... and only that one: point our future children back at our own namespace
         _check(libc.setns(cfg["pidns_fd"], CLONE_NEWPID), "setns back to the server PID namespace")
-    timed_out = False
-    pidfd = os.pidfd_open(pid)
-    try:
-        if not select.select([pidfd], [], [], req[0])[0]:
-            timed_out = True
-            os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: the kernel kills everything in it
-    finally:
-        os.close(pidfd)
+    killed_for = _wait_program(pid, req[1], req[0], t0)
     _, status, ru = os.wait4(pid, 0)  # (returns once every process of the namespace is gone)
     wall = time.monotonic() - t0
     if not isolate:  # no PID namespace: kill what is left in its process group, then clean up
@@ -509,7 +546,7 @@ def _run_one(libc, cfg, req):
             pass
     else:  # nothing of the program is left running: empty the work dir for the next test
         _empty_dir(work)
-    return _RESULT.pack(status, timed_out, wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss)
+    return _RESULT.pack(status, killed_for, wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss)
 
 
 def _move_up(fd):
@@ -570,7 +607,9 @@ def _serve(cfg):
 # HOST SIDE
 
 class RunResult(dict):
-    """What happened to one run: exit_code, signal, timed_out, wall_s, cpu_s, max_rss_bytes,
+    """What happened to one run: exit_code, signal, killed_for ("": not killed by the sandbox, "cpu":
+    its CPU time passed the time limit, "wall": the wall-clock backstop), timed_out (killed_for != ""),
+    wall_s, cpu_s (user + system time of the program and the children it waited for), max_rss_bytes,
     stdout (bytes, capped), stdout_truncated, stderr (bytes, last STDERR_TAIL), backend."""
     __getattr__ = dict.__getitem__
 
@@ -637,13 +676,13 @@ class _Server:
                 while view:
                     view = view[os.write(fd, view):]
             os.lseek(fds[0], 0, os.SEEK_SET)
-            request = _REQUEST.pack(req["time_limit"], req["cpu_limit"], req["memory"], req["output_limit"],
+            request = _REQUEST.pack(req["wall_limit"], req["cpu_limit"], req["memory"], req["output_limit"],
                                     len(prog), len(code))
             self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
-            msg = self._recv(time.monotonic() + req["time_limit"] + 30)
+            msg = self._recv(time.monotonic() + req["wall_limit"] + 30)
             if msg[:1] != b"R" or len(msg) != 1 + _RESULT.size:
                 raise SandboxError(msg[1:].decode(errors="replace") if msg[:1] == b"E" else f"bad answer {msg[:100]!r}")
-            status, timed_out, wall, utime, stime, maxrss = _RESULT.unpack(msg[1:])
+            status, killed_for, wall, utime, stime, maxrss = _RESULT.unpack(msg[1:])
             # everything of the program is gone: read what it wrote
             out_size = os.fstat(fds[1]).st_size
             out = os.pread(fds[1], req["output_limit"], 0)
@@ -656,7 +695,8 @@ class _Server:
         return {
             "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-            "timed_out": timed_out,
+            "killed_for": KILLED_FOR[killed_for],
+            "timed_out": killed_for != 0,
             "wall_s": wall,
             "cpu_s": utime + stime,
             "max_rss_bytes": maxrss * 1024,
@@ -765,9 +805,15 @@ def available_backends():
     return [name for name, why in _probe().items() if why is None]
 
 
-def _request(time_limit, memory, output_limit):
-    return {"time_limit": float(time_limit), "cpu_limit": float(time_limit),
-            "memory": int(memory or 0), "output_limit": int(output_limit)}
+def wall_limit(time_limit):
+    """The wall-clock backstop for a time limit (s): generous, as it only has to stop programs that
+    sleep or block; a program that computes is stopped by its CPU time (the time limit)."""
+    return WALL_FACTOR * float(time_limit) + WALL_EXTRA_S
+
+
+def _request(time_limit, memory, output_limit, wall_limit_s=None):
+    return {"wall_limit": float(wall_limit_s) if wall_limit_s else wall_limit(time_limit),
+            "cpu_limit": float(time_limit), "memory": int(memory or 0), "output_limit": int(output_limit)}
 
 
 class Sandbox:
@@ -819,12 +865,14 @@ class Sandbox:
         # the program's path, hence its code's file name, changes from test to test
         self._code = {} if mode == "fork" and backend != "none" else None
 
-    def run(self, program, stdin=b"", *, time_limit_s, memory_limit_bytes=None, output_limit_bytes=1 << 20):
-        """Run `program` (Python source) with `stdin`. Returns a RunResult (see its docstring).
-        Raises SandboxError only when the sandbox itself fails."""
+    def run(self, program, stdin=b"", *, time_limit_s, memory_limit_bytes=None, output_limit_bytes=1 << 20,
+            wall_limit_s=None):
+        """Run `program` (Python source) with `stdin`. time_limit_s limits its CPU time (user + system,
+        all threads); wall_limit_s the wall clock (default: wall_limit(time_limit_s), a backstop).
+        Returns a RunResult (see its docstring). Raises SandboxError only when the sandbox itself fails."""
         prog = program.encode("utf-8", "surrogateescape") if isinstance(program, str) else program
         data = stdin.encode("utf-8", "surrogateescape") if isinstance(stdin, str) else stdin
-        req = _request(time_limit_s, memory_limit_bytes, output_limit_bytes)
+        req = _request(time_limit_s, memory_limit_bytes, output_limit_bytes, wall_limit_s)
         code = self._code.get(prog, b"") if self._code is not None else b""
         for attempt in range(2):  # a broken server is replaced once
             srv = self._acquire()
