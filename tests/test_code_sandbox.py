@@ -225,6 +225,17 @@ def test_time_limit_kills(sb, prog, why):
 
 
 @needs_sandbox
+def test_wall_backstop_stops_sleepers_not_slow_programs(sb):
+    # past the wall-clock backstop, a program that computes (slowly, on a busy machine) is left to its
+    # CPU limit; one that sleeps is killed
+    burn = "import time\nwhile time.process_time() < 0.4:\n    pass\nprint('done')"
+    r = run(sb, burn, tl=3.0, wall_limit_s=0.1)
+    assert (r.killed_for, r.exit_code, r.stdout) == ("", 0, b"done\n") and r.wall_s > 0.1
+    r = run(sb, "import time\ntime.sleep(5)\n" + burn, tl=3.0, wall_limit_s=0.1)
+    assert r.killed_for == "wall" and r.stdout == b""
+
+
+@needs_sandbox
 @pytest.mark.parametrize("prog", ["x = bytearray(4 * 10**9)", "a = []\nwhile True:\n    a.append(bytearray(10**7))"])
 def test_memory_limit(sb, prog):
     v = judge(prog, [("", "\n")], 5.0, 128 * MB, sandbox=sb)

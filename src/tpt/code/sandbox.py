@@ -27,8 +27,9 @@ place) and then either
 
 The server enforces the time limit on the program's CPU time (it reads the process's CPU clock
 when the limit could be reached, RLIMIT_CPU is a safety net) and a much longer wall-clock limit,
-a backstop for programs that sleep or block (see wall_limit); either way SIGKILL of the namespace's
-PID 1 kills all of it. CPU time, not wall time, decides: on a busy machine a program gets a smaller
+a backstop for programs that sleep or block (see wall_limit; past it, a program that still gets CPU
+time is left to its CPU limit, see _wait_program); either way SIGKILL of the namespace's PID 1 kills
+all of it. CPU time, not wall time, decides: on a busy machine a program gets a smaller
 share of a core, so its wall time grows while its CPU time does not, and a verdict must not depend
 on the load (a program that grows its memory until the limit stops it must be a memory failure on
 a busy machine too, not a time limit). The server reports exit status, signal, why it killed the
@@ -111,6 +112,8 @@ DEFAULT_NOFILE = 64  # max open files per test
 STDERR_TAIL = 4096  # bytes of stderr kept (the end)
 CODE_CACHE = 256  # compiled programs a fork-mode Sandbox keeps (see _code_of): a program's tests run one after another
 WALL_FACTOR, WALL_EXTRA_S = 3.0, 1.0  # wall-clock backstop: WALL_FACTOR x the time limit + WALL_EXTRA_S (see wall_limit)
+IDLE_SHARE = 0.02  # past the backstop, a program whose CPU clock advances slower than this (per wall s) is idle
+WALL_CAP = 10  # ... and any program at WALL_CAP x (time limit + backstop) (see _wait_program)
 SCRATCH_BYTES = 64 << 20  # size of the tmpfs work dir: room for files the program writes (stdio is apart)
 MIN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}  # the program's whole environment
 # modules a fork-mode server imports once, so forked programs get them for free (each adds ~10 us to
@@ -307,14 +310,51 @@ def _set_limits(libc, cfg, cpu_limit, memory, output_limit):
 
 
 def _make_stdio():
-    """Fresh std streams on fds 0-2, configured like a fresh interpreter's (same encoding and errors
-    as this interpreter's own, newline="\n" as CPython uses on POSIX)."""
+    """Fresh std streams on fds 0-2, made the way a fresh interpreter makes them (CPython's
+    create_stdio): same encoding and errors as this interpreter's own, newline="\n" as on POSIX,
+    names "<stdin>", ... on the raw files, and a `mode` on the text streams ("r", "w"): programs
+    read them (e.g. the usual fast-I/O classes look at sys.stdout.mode)."""
     import io
     enc, errs = sys.__stdin__.encoding, sys.__stdin__.errors
-    def stream(fd, mode, errors, line_buffering):
+    # the streams learn what their files are like when they are made (seekable, block size): make them
+    # on an empty memory file, as each test's files are (a judge's stdin and stdout are files), not
+    # on the server's own fds 0-2 (its socket, /dev/null and a pipe)
+    saved, like = [os.dup(fd) for fd in (0, 1, 2)], os.memfd_create("stdio")
+    for fd in (0, 1, 2):
+        os.dup2(like, fd)
+
+    def stream(fd, name, mode, errors, line_buffering):
         buf = io.open(fd, mode + "b", closefd=False)
-        return io.TextIOWrapper(buf, enc, errors, "\n", line_buffering)
-    return stream(0, "r", errs, False), stream(1, "w", errs, False), stream(2, "w", "backslashreplace", True)
+        buf.raw.name = name
+        text = io.TextIOWrapper(buf, enc, errs if errors is None else errors, "\n", line_buffering)
+        text.mode = mode
+        return text
+    streams = (stream(0, "<stdin>", "r", None, False), stream(1, "<stdout>", "w", None, False),
+               stream(2, "<stderr>", "w", "backslashreplace", True))
+    for fd, old in enumerate(saved):
+        os.dup2(old, fd)
+        os.close(old)
+    os.close(like)
+    return streams
+
+
+def _recursion_limit_functions(depth):
+    """sys.setrecursionlimit and sys.getrecursionlimit for fork-mode programs: the program runs
+    `depth` frames deeper than in a fresh interpreter (the server's own), so these add and subtract
+    them, and a program gets exactly the depth it asks for (or the default)."""
+    import operator
+    set_limit, get_limit = sys.setrecursionlimit, sys.getrecursionlimit
+
+    def setrecursionlimit(limit):
+        limit = operator.index(limit)
+        set_limit(limit + depth if limit >= 1 else limit)  # (an invalid limit: the interpreter's own error)
+
+    def getrecursionlimit():
+        return get_limit() - depth
+
+    for f, orig in ((setrecursionlimit, set_limit), (getrecursionlimit, get_limit)):
+        f.__doc__, f.__module__ = orig.__doc__, "sys"
+    return setrecursionlimit, getrecursionlimit
 
 
 def _prepare_fork_mode(depth):
@@ -328,10 +368,14 @@ def _prepare_fork_mode(depth):
         __import__(m)
     sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = _make_stdio()
     atexit._clear()  # the server's exit handlers are not the program's
+    # __main__ with the names a fresh interpreter gives it, in its order (__loader__, __file__ are
+    # set for each program)
     _MAIN = types.ModuleType("__main__")
-    _MAIN.__file__, _MAIN.__cached__, _MAIN.__builtins__ = None, None, builtins
+    _MAIN.__annotations__, _MAIN.__builtins__, _MAIN.__file__, _MAIN.__cached__ = {}, builtins, None, None
     sys.modules["__main__"] = _MAIN
-    sys.setrecursionlimit(sys.getrecursionlimit() + depth)  # our own frames don't count against it
+    # our own frames don't count against the recursion limit, and the program sees the limit it set
+    sys.setrecursionlimit(sys.getrecursionlimit() + depth)
+    sys.setrecursionlimit, sys.getrecursionlimit = _recursion_limit_functions(depth)
     # (a `random` module imported by the server would reseed itself in each child: an at-fork hook)
     # warm up the compiler: its first use initialises a lot lazily (the AST types, ...), which would
     # cost every child ~200 more page faults
@@ -369,6 +413,7 @@ def _run_in_process(work, path, source, code):
     `python3 path` would (see _prepare_fork_mode): fresh __main__, std streams on fds 0-2, same exit
     codes. source, code: see _code_of."""
     _MAIN.__file__ = path
+    _MAIN.__loader__ = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", path)
     sys.argv = [path]
     sys.path.insert(0, work)
     rc = 0
@@ -394,19 +439,45 @@ def _run_in_process(work, path, source, code):
         except BaseException:
             os.write(2, b"\nMemoryError (or error while printing the traceback)\n")
         rc = 130 if isinstance(e, KeyboardInterrupt) else 1  # (the interpreter's codes: 130 is SIGINT's)
-    # interpreter shutdown: wait for non-daemon threads, atexit handlers, flush std streams
+    # interpreter shutdown, in the order of CPython's Py_FinalizeEx: wait for non-daemon threads,
+    # atexit handlers, flush the std streams ...
     try:
         if "threading" in sys.modules:
             sys.modules["threading"]._shutdown()
         atexit._run_exitfuncs()
     except BaseException:
         pass
-    for f in (sys.stdout, sys.stderr):
+    rc = _flush_std_streams(sys.stdout, sys.stderr, rc)
+    # ... then the program's objects go, so files it left open (open(1, "w"), a replaced sys.stdout
+    # ...) are flushed and closed by their finalizers: restore the original std streams, clear
+    # __main__ (names with one leading underscore first, as the interpreter does), collect, and flush
+    # the original streams once more
+    try:
+        sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__
+        names = _MAIN.__dict__
+        for k in [k for k in names if k[:1] == "_" and k[:2] != "__"] + [k for k in names if k != "__builtins__"]:
+            names[k] = None
+        import gc
+        gc.collect()
+    except BaseException:
+        pass
+    os._exit(_flush_std_streams(sys.__stdout__, sys.__stderr__, rc))
+
+
+def _flush_std_streams(out, err, rc):
+    """Flush stdout and stderr as the interpreter does at exit (not when None or closed): rc, or 120 if
+    one could not be flushed (what CPython returns then)."""
+    for f in (out, err):
+        try:
+            if f is None or f.closed:
+                continue
+        except BaseException:
+            pass
         try:
             f.flush()
         except BaseException:
-            rc = 120  # what CPython returns when flushing stdout fails at exit
-    os._exit(rc)
+            rc = 120
+    return rc
 
 
 def _start_program(libc, cfg, req, work):
@@ -478,22 +549,35 @@ def _cpu_time(pid):
 
 
 def _wait_program(pid, cpu_limit, wall_limit, t0):
-    """Wait for the program process to end; SIGKILL it once its CPU time passes cpu_limit or the wall
-    clock passes wall_limit (a backstop for sleepers). Returns the KILLED_FOR index (0: not killed).
-    The CPU clock is read only when the limit could have been reached (CPU time <= wall time), so a
+    """Wait for the program process to end; SIGKILL it once its CPU time passes cpu_limit, or once it
+    has outlived wall_limit while idle. Returns the KILLED_FOR index (0: not killed).
+
+    The wall clock is a backstop for programs that sleep or block, which never reach a CPU limit. Past
+    wall_limit the program is killed if its CPU clock advanced by less than IDLE_SHARE of the wall time
+    since the last look (a sleeper: a program slowed down by a busy machine still gets its share of a
+    core, so it is left alone and looked at again later), and in any case at WALL_CAP x (cpu_limit +
+    wall_limit).
+    The CPU clock is read only when a limit could have been reached (CPU time <= wall time), so a
     program that ends in time costs no extra wake-up."""
     pidfd = os.pidfd_open(pid)
+    used, seen_cpu, seen_at, check_at = 0.0, 0.0, t0, t0 + wall_limit
     try:
         while True:
-            used = _cpu_time(pid)
-            if used is not None and used > cpu_limit:
+            wait_s = min(max(cpu_limit - used, 0.002), check_at - time.monotonic())
+            if select.select([pidfd], [], [], max(wait_s, 0.0))[0]:
+                return 0
+            used, now = _cpu_time(pid), time.monotonic()
+            if used is None:  # it has just exited: the next select says so
+                used = 0.0
+                continue
+            if used > cpu_limit:
                 reason = 1
-            elif time.monotonic() - t0 >= wall_limit:
+            elif now < check_at:
+                continue
+            elif used - seen_cpu < IDLE_SHARE * (now - seen_at) or now - t0 >= WALL_CAP * (cpu_limit + wall_limit):
                 reason = 2
-            else:
-                wait_s = min(max(cpu_limit - (used or 0.0), 0.002), wall_limit - (time.monotonic() - t0))
-                if select.select([pidfd], [], [], max(wait_s, 0.0))[0]:
-                    return 0
+            else:  # past the backstop but computing (a busy machine): look again a little later
+                seen_cpu, seen_at, check_at = used, now, now + max(wall_limit / 4, 0.25)
                 continue
             os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: the kernel kills everything in it
             return reason
@@ -581,7 +665,7 @@ def _serve(cfg):
     if cfg["mode"] == "fork":
         # frames between the module level and the program (this one, _run_one, _start_program and
         # _run_in_process): compensated in the recursion limit
-        depth, f = 3, sys._getframe()
+        depth, f = 4, sys._getframe()
         while f is not None:
             depth, f = depth + 1, f.f_back
         _prepare_fork_mode(depth)
