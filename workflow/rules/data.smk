@@ -1,11 +1,13 @@
 rule problems:
     output:
-        problems_path("{split}"),
+        problems=problems_path("{split}"),
+        checks=problem_checks_path("{split}"),
     log:
         f"{R}/logs/problems_{{split}}.log",
     benchmark:
         f"{R}/benchmarks/problems_{{split}}.tsv",
     params:
         task=config["task"],
+        code=config["verify"]["code"],
     script:
         "../scripts/problems.py"

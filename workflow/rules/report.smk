@@ -2,6 +2,7 @@ rule report:
     input:
         metrics=expand(f"{R}/round_{{round}}/eval/metrics.parquet", round=range(config["rounds"] + 1)),
         verdicts=expand(f"{R}/round_{{round}}/eval/verdicts.parquet", round=range(config["rounds"] + 1)),
+        checks=[problem_checks_path(s) for s in (["train"] if config["rounds"] else []) + ["test"]],
     output:
         table=f"{R}/report/summary.parquet",
         markdown=report(f"{R}/report/summary.md", caption="../report/summary.rst", category="Summary"),
@@ -14,5 +15,6 @@ rule report:
         f"{R}/benchmarks/report.tsv",
     params:
         rounds=list(range(config["rounds"] + 1)),
+        splits=(["train"] if config["rounds"] else []) + ["test"],
     script:
         "../scripts/report.py"

@@ -1,8 +1,20 @@
 from tpt import artifacts, runlog, tasks
+from tpt.code.validate import summary
 
 log = runlog.start(snakemake)
 task = snakemake.params.task
 split = snakemake.wildcards.split
-problems = tasks.get(task["name"]).load(split, {**task, **task.get(task["name"], {})})
-artifacts.write(problems, snakemake.output[0], artifacts.PROBLEMS)
-log.info("%s %s: %d problems -> %s", task["name"], split, len(problems), snakemake.output[0])
+module, options = tasks.get(task["name"]), {**task, **task.get(task["name"], {})}
+problems = module.load(split, options)
+# code tasks with task.validate.solutions > 0: known solutions through the judge (tpt.code.validate)
+checks = artifacts.PROBLEM_CHECKS.empty_table().to_pandas()
+if task["validate"]["solutions"] > 0 and hasattr(module, "check_problems"):
+    checks = module.check_problems(split, options, snakemake.params.code)
+    problems = problems[~problems["problem_id"].isin(checks["problem_id"][checks["action"] == "drop"])]
+    log.info("%s %s: problem checks %s", task["name"], split, summary(checks))
+    if problems.empty:
+        raise SystemExit(f"every {split} problem was dropped by task.validate ({summary(checks)}): keep or flag "
+                         "them instead")
+artifacts.write(checks, snakemake.output.checks, artifacts.PROBLEM_CHECKS)
+artifacts.write(problems, snakemake.output.problems, artifacts.PROBLEMS)
+log.info("%s %s: %d problems -> %s", task["name"], split, len(problems), snakemake.output.problems)

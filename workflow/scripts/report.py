@@ -1,6 +1,7 @@
 import pandas as pd
 
 from tpt import artifacts, metrics, report, runlog
+from tpt.code import validate
 
 log = runlog.start(snakemake)
 out = snakemake.output
@@ -11,8 +12,11 @@ solve_rate = pd.DataFrame({r: metrics.per_problem_accuracy(artifacts.read(v, art
 
 with artifacts.atomic(out.table) as tmp:
     table.to_parquet(tmp, index=False)
+# code tasks with task.validate: how many problems the known solutions flagged or dropped, per split
+checks = {s: artifacts.read(p, artifacts.PROBLEM_CHECKS) for s, p in zip(snakemake.params.splits, snakemake.input.checks)}
+checks_md = validate.markdown(checks) if any(c["checked"].any() for c in checks.values()) else ""
 with artifacts.atomic(out.markdown) as tmp, open(tmp, "w") as f:
-    f.write(report.markdown(table))
+    f.write(report.markdown(table) + ("\n" + checks_md if checks_md else ""))
 with artifacts.atomic(out.pass1) as tmp:
     report.plot_pass1(table, tmp)
 with artifacts.atomic(out.passk) as tmp:
