@@ -2,6 +2,9 @@
 
 import json
 import os
+import subprocess
+import sys
+import threading
 
 import pytest
 
@@ -105,24 +108,50 @@ def test_partial_pass_and_first_failure(fork_sb):
     assert (v["tests_passed"], v["failure"], v["failed_test"]) == (2, "wrong_answer", 1)
 
 
+class Recording:
+    """A sandbox that records the stdin of every run and how many ran at once (no timing involved)."""
+
+    def __init__(self, box):
+        self.box, self.name, self.inputs, self.running, self.most = box, box.name, [], 0, 0
+        self.lock = threading.Lock()
+
+    def run(self, program, stdin, **kw):
+        with self.lock:
+            self.inputs.append(stdin)
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            return self.box.run(program, stdin, **kw)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
 @needs_sandbox
 def test_stop_at_first_failure_skips_the_rest(fork_sb):
-    prog = "n = int(input())\nimport time\ntime.sleep(0.3 if n != 2 else 0)\nprint(0)"
-    v = judge(prog, DOUBLE, 1.0, 256 * MB, sandbox=fork_sb, stop_at_first_failure=True)
+    prog = "n = int(input())\nprint(0)"
+    rec = Recording(fork_sb)
+    v = judge(prog, DOUBLE, 1.0, 256 * MB, sandbox=rec, stop_at_first_failure=True)
     assert v["failure"] == "wrong_answer" and v["failed_test"] == 0 and v["tests_passed"] == 0
-    assert v["wall_s"] < 0.25  # the slow tests never ran
-    v = judge(prog, DOUBLE, 1.0, 256 * MB, sandbox=fork_sb, stop_at_first_failure=False)
-    assert v["failed_test"] == 0 and v["wall_s"] >= 0.9
+    assert rec.inputs == ["2\n"]  # the other tests never ran
+    rec = Recording(fork_sb)
+    v = judge(prog, DOUBLE, 1.0, 256 * MB, sandbox=rec, stop_at_first_failure=False)
+    assert v["failed_test"] == 0 and rec.inputs == [t[0] for t in DOUBLE]
+
+
+# spins until its own CPU clock reaches 0.3 s (CPU time, unlike wall time, does not grow with the load)
+CPU_0_3 = "import time\nwhile time.process_time() < 0.3:\n    pass\nprint(2 * int(input()))"
 
 
 @needs_sandbox
 def test_time_factor_and_parallel_tests(fork_sb):
-    prog = "import time\ntime.sleep(0.3)\nprint(2 * int(input()))"
-    assert judge(prog, DOUBLE, 0.2, 256 * MB, sandbox=fork_sb, stop_at_first_failure=True)["failure"] == "time_limit"
-    v1 = judge(prog, DOUBLE, 0.2, 256 * MB, sandbox=fork_sb, time_factor=3.0)
-    v2 = judge(prog, DOUBLE, 0.2, 256 * MB, sandbox=fork_sb, time_factor=3.0, workers=4)
+    assert judge(CPU_0_3, DOUBLE, 0.15, 256 * MB, sandbox=fork_sb, stop_at_first_failure=True)["failure"] == "time_limit"
+    v1 = judge(CPU_0_3, DOUBLE, 0.15, 256 * MB, sandbox=fork_sb, time_factor=6.0)
+    rec = Recording(fork_sb)
+    sleepy = "import time\ntime.sleep(0.3)\nprint(2 * int(input()))"  # (sleeping costs no CPU time)
+    v2 = judge(sleepy, DOUBLE, 0.2, 256 * MB, sandbox=rec, workers=4)
     assert v1["passed"] and v2["passed"]
-    assert v2["wall_s"] < v1["wall_s"] * 0.75  # 4 tests at once instead of one after the other
+    assert rec.most >= 2  # tests ran at the same time
     bad = "import time\nn = int(input())\ntime.sleep(0.2)\nprint(2 * n if n != -3 else 1)"
     v = judge(bad, DOUBLE, 1.0, 256 * MB, sandbox=fork_sb, workers=4, stop_at_first_failure=True)
     assert (v["failure"], v["failed_test"]) == ("wrong_answer", 2)
@@ -201,6 +230,39 @@ def test_fork_server_verdicts_equal_plain_runner(fork_sb, exec_sb):
             rf = fork_sb.run(prog, "21\r\n", time_limit_s=1, memory_limit_bytes=256 * MB)
             re_ = exec_sb.run(prog, "21\r\n", time_limit_s=1, memory_limit_bytes=256 * MB)
             assert (rf.exit_code, rf.stderr) == (re_.exit_code, re_.stderr), (prog, rf, re_)
+
+
+@pytest.fixture
+def busy_cores():
+    """One spinning process per core for the duration of a test: the machine is as busy as a loaded
+    cluster node (or a CI machine running other jobs)."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    yield
+    for p in spinners:
+        p.kill()
+        p.wait()
+
+
+@needs_sandbox
+@pytest.mark.parametrize("mode", ["fork", "exec"])
+def test_limits_decide_on_a_busy_machine(busy_cores, fork_sb, exec_sb, mode):
+    # the verdict rests on what the program did (its CPU time, a failed allocation), not on the load:
+    # a program that grows until the memory limit is memory_limit, one that computes is time_limit,
+    # one that sleeps is stopped by the wall-clock backstop, a quick one passes
+    box = fork_sb if mode == "fork" else exec_sb
+    tests = [("2\n", "4\n")]
+    cases = [(SAME["mle_grow"], "memory_limit"), (SAME["mle"], "memory_limit"),
+             (KINDS["memory_limit"], "memory_limit"), ("a = []\nwhile True:\n    a.append([0] * 100000)", "memory_limit"),
+             (SAME["tle"], "time_limit"), (CPU_0_3, "time_limit"), ("import time\ntime.sleep(60)", "time_limit"),
+             (SAME["ok"], ""), ("import time\ntime.sleep(0.6)\nprint(4)", "")]
+    for prog, want in cases:
+        for _ in range(3 if want == "memory_limit" else 1):
+            v = judge(prog, tests, 0.25, 128 * MB, sandbox=box)
+            assert v["failure"] == want, (prog, v)
+    r = box.run("import time\ntime.sleep(60)", "", time_limit_s=0.25)
+    assert r.killed_for == "wall" and r.cpu_s < 0.25 and r.wall_s >= S.wall_limit(0.25)
+    r = box.run(SAME["tle"], "", time_limit_s=0.25)
+    assert r.killed_for == "cpu" and r.cpu_s >= 0.25
 
 
 @needs_sandbox

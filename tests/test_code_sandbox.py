@@ -213,12 +213,26 @@ def test_no_network(sb):
 # ----------------------------------------------------------------------------- resource limits
 
 @needs_sandbox
-@pytest.mark.parametrize("prog", ["while True: pass", "import time\ntime.sleep(100)"])
-def test_time_limit_kills(sb, prog):
-    t0 = time.monotonic()
+@pytest.mark.parametrize("prog, why", [("while True: pass", "cpu"), ("import time\ntime.sleep(100)", "wall")])
+def test_time_limit_kills(sb, prog, why):
+    # a program that computes is stopped by its CPU time, one that sleeps by the wall-clock backstop
     r = run(sb, prog, tl=0.5)
-    assert r.timed_out and r.signal is not None
-    assert 0.45 < r.wall_s < 1.5 and time.monotonic() - t0 < 3
+    assert r.timed_out and r.signal is not None and r.killed_for == why
+    if why == "cpu":
+        assert r.cpu_s >= 0.5
+    else:
+        assert r.cpu_s < 0.5 and r.wall_s >= S.wall_limit(0.5) and r.wall_s < 100
+
+
+@needs_sandbox
+def test_wall_backstop_stops_sleepers_not_slow_programs(sb):
+    # past the wall-clock backstop, a program that computes (slowly, on a busy machine) is left to its
+    # CPU limit; one that sleeps is killed
+    burn = "import time\nwhile time.process_time() < 0.4:\n    pass\nprint('done')"
+    r = run(sb, burn, tl=3.0, wall_limit_s=0.1)
+    assert (r.killed_for, r.exit_code, r.stdout) == ("", 0, b"done\n") and r.wall_s > 0.1
+    r = run(sb, "import time\ntime.sleep(5)\n" + burn, tl=3.0, wall_limit_s=0.1)
+    assert r.killed_for == "wall" and r.stdout == b""
 
 
 @needs_sandbox
@@ -226,17 +240,14 @@ def test_time_limit_kills(sb, prog):
 def test_memory_limit(sb, prog):
     v = judge(prog, [("", "\n")], 5.0, 128 * MB, sandbox=sb)
     assert not v["passed"] and v["failure"] == "memory_limit", v
-    assert v["wall_s"] < 5
 
 
 @needs_sandbox
 @pytest.mark.parametrize("stream", ["stdout", "stderr"])
 def test_output_flood_is_capped(sb, stream):
     prog = f"import sys\nwhile True:\n    sys.{stream}.write('x' * 65536)"
-    t0 = time.monotonic()
     r = run(sb, prog, tl=5.0, output_limit_bytes=MB)
-    assert time.monotonic() - t0 < 4  # stopped by the size cap, not by the clock
-    assert not r.timed_out and r.exit_code != 0
+    assert not r.timed_out and r.exit_code != 0  # stopped by the size cap, not by the clock
     assert len(r.stdout) <= MB and len(r.stderr) <= S.STDERR_TAIL
     if stream == "stdout":
         assert r.stdout_truncated
@@ -432,10 +443,11 @@ for mode in ("fork", "exec"):
         check(not leftovers(box), f"{mode}: processes left after the fork bomb: {leftovers(box)}")
         failed("x = bytearray(4 * 10**9)", "memory_limit", mem=128 * MB)
         failed("a = []\nwhile True:\n    a.append(bytearray(10**7))", "memory_limit", mem=128 * MB)
-        t0 = time.monotonic()
         failed("while True: pass", "time_limit", tl=0.5)
-        failed("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)", "wrong_answer")
-        check(time.monotonic() - t0 < 5, f"{mode}: time and output limits took {time.monotonic() - t0:.1f}s")
+        v = failed("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)", "wrong_answer")
+        check("output limit" in v["detail"], f"{mode}: output flood gave {v['detail']!r}")
+        r = box.run("import time\ntime.sleep(60)", "", time_limit_s=0.5)
+        check(r.killed_for == "wall", f"{mode}: a sleeper was {r.killed_for or 'not'} killed")
         # processes: killing its parent, a detached process that outlives the test
         servers = [srv.proc.pid for srv in box._all]
         failed("import os, signal\nfor pid in (os.getppid(), 1, -1, 0):\n    try:\n"

@@ -179,7 +179,7 @@ def tiny_code_model(tmp_path_factory):
 def test_code_task_end_to_end(tmp_path, tiny_code_model):
     """One round of the loop on CodeContests: the same rules, the task's own loader, prompt and judge."""
     config = _merge(TINY, {
-        "task": {"name": "codecontests", "source": CODECONTESTS},
+        "task": {"name": "codecontests", "source": CODECONTESTS, "validate": {"solutions": 2}},
         "model": {"base": tiny_code_model},
         "think": {"n": 2, "max_new_tokens": 24, "problems_per_round": 6, "temperature": 1.0},
         "eval": {"n": 2, "max_new_tokens": 24},
@@ -192,6 +192,9 @@ def test_code_task_end_to_end(tmp_path, tiny_code_model):
     assert "ok   builtin_pair_sums/correct.py" in (res / "judge/selftest.txt").read_text()
     test = artifacts.read(str(res / "data/test.parquet"), artifacts.PROBLEMS)
     assert test["problem_id"].str.startswith("codecontests/test/").all() and len(test) == 47  # 3 show images
+    # the sample has no known solutions: every problem is kept, none checked (see tests/test_code_validate.py)
+    checks = artifacts.read(str(res / "data/test_checks.parquet"), artifacts.PROBLEM_CHECKS)
+    assert list(checks["problem_id"]) == list(test["problem_id"]) and not checks["checked"].any()
     for phase, round_, count in [("think", 1, 6 * 2), ("eval", 0, 47 * 2), ("eval", 1, 47 * 2)]:
         samples = artifacts.read(str(res / f"round_{round_}/{phase}/samples.parquet"), artifacts.SAMPLES)
         verdicts = artifacts.read(str(res / f"round_{round_}/{phase}/verdicts.parquet"), artifacts.VERDICTS)

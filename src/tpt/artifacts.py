@@ -22,6 +22,21 @@ PROBLEMS = pa.schema([
     ("solution", pa.string()),
 ])
 
+# Code tasks: per problem of a split, what its known solutions did in the judge (tpt.code.validate, task.validate).
+# checked: the record had Python 3 solutions to run; kinds: "", "correct_fails", "incorrect_passes" or both
+# (comma-separated); action: keep, flag or drop (dropped problems are not in that split's PROBLEMS).
+PROBLEM_CHECKS = pa.schema([
+    ("problem_id", pa.string()),
+    ("checked", pa.bool_()),
+    ("correct_checked", pa.int32()),
+    ("correct_failed", pa.int32()),
+    ("incorrect_checked", pa.int32()),
+    ("incorrect_passed", pa.int32()),
+    ("kinds", pa.string()),
+    ("action", pa.string()),
+    ("detail", pa.string()),
+])
+
 # Generated samples ("think" on train problems, "eval" on test problems). `prompt` is the user message before the
 # chat template; `seed` regenerates the sample; finish_reason is "stop" or "length" (truncated).
 SAMPLES = pa.schema([

@@ -154,7 +154,10 @@ def stage_keys(cfg):
 
     keys, task, seed = {}, cfg["task"], cfg["seed"]
     sampling = cfg["sampling"]
-    keys["data/train.parquet"] = keys["data/test.parquet"] = data = _key("data", task)
+    # the problems, and what known solutions did in the judge (task.validate: then verify.code's limits count)
+    data = _key("data", task, cfg["verify"]["code"] if task["validate"]["solutions"] else None)
+    for split in ("train", "test"):
+        keys[f"data/{split}.parquet"] = keys[f"data/{split}_checks.parquet"] = data
     verify = [cfg["verify"], task]
     if tasks.is_code(tasks.from_config(task)):
         keys["judge/selftest.txt"] = _key("selftest", cfg["verify"]["code"])

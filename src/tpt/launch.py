@@ -158,7 +158,7 @@ def main(argv):
     ratio = cfg.get("interpolate", {}).get("ratio", 1.0)
     if ratio < 1 and rank == 0:
         if not args.mix_with:
-            raise SystemExit("finetune.interpolate.ratio < 1 needs --mix-with: the model to interpolate with")
+            runlog.fail(log, "finetune.interpolate.ratio < 1 needs --mix-with: the model to interpolate with")
         train.interpolate(args.out, args.mix_with, ratio)
         log.info("weights interpolated: %.2f x fine-tuned + %.2f x %s", ratio, 1 - ratio, args.mix_with)
     log.info("done: %s -> %s", figures, args.out)

@@ -77,6 +77,11 @@ def problems_path(split):
     return f"{R}/data/{split}.parquet"
 
 
+def problem_checks_path(split):
+    """What the known solutions of a split's problems did in the judge (task.validate; empty if off)."""
+    return f"{R}/data/{split}_checks.parquet"
+
+
 def model_dir(round_):
     return f"{R}/models/round_{round_}"
 

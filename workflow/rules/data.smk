@@ -1,6 +1,7 @@
 rule problems:
     output:
-        problems_path("{split}"),
+        problems=problems_path("{split}"),
+        checks=problem_checks_path("{split}"),
     log:
         f"{R}/logs/problems_{{split}}.log",
     benchmark:
@@ -9,5 +10,6 @@ rule problems:
         conda_env("light")
     params:
         task=config["task"],
+        code=config["verify"]["code"],
     script:
         "../scripts/problems.py"

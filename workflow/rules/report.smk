@@ -9,6 +9,7 @@ rule report:
         eval=expand(f"{R}/round_{{round}}/eval/samples.parquet", round=range(config["rounds"] + 1)),
         sft=expand(f"{R}/round_{{round}}/prune/sft_train.parquet", round=range(1, config["rounds"] + 1)),
         models=[model_dir(r) for r in range(1, config["rounds"] + 1)],
+        checks=[problem_checks_path(s) for s in (["train"] if config["rounds"] else []) + ["test"]],
     output:
         table=f"{R}/report/summary.parquet",
         diversity=f"{R}/report/diversity.parquet",
@@ -32,5 +33,6 @@ rule report:
         benchmarks=f"{R}/benchmarks",  # every job's benchmark file (written by Snakemake, not a rule's output)
         resources=config["resources"],
         epochs=config["finetune"]["epochs"],
+        splits=(["train"] if config["rounds"] else []) + ["test"],
     script:
         "../scripts/report.py"

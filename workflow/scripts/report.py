@@ -1,6 +1,7 @@
 import pandas as pd
 
 from tpt import artifacts, card, cost, metrics, report, runlog
+from tpt.code import validate
 
 log = runlog.start(snakemake)
 out = snakemake.output
@@ -31,8 +32,14 @@ with artifacts.atomic(out.cost_table) as tmp, open(tmp, "w") as f:
 with artifacts.atomic(out.cost_plot) as tmp:
     report.plot_cost(costs, tmp)
 
+# code tasks with task.validate: how many problems the known solutions flagged or dropped, per split
+checks = {split: artifacts.read(path, artifacts.PROBLEM_CHECKS)
+          for split, path in zip(snakemake.params.splits, snakemake.input.checks)}
+checks_md = validate.markdown(checks) if any(c["checked"].any() for c in checks.values()) else ""
 with artifacts.atomic(out.markdown) as tmp, open(tmp, "w") as f:
     f.write(report.markdown(table) + "\n" + cost.line(costs) + "\n\n" + cost.markdown(costs))
+    if checks_md:
+        f.write("\n" + checks_md)
     f.write("\nDiversity (tpt.diversity): coverage = share of problems with a correct sample; distinct = "
             "distinct correct solutions per problem by their equations (math) or normalized tokens (code)\n\n")
     f.write(report.diversity_markdown(spread))

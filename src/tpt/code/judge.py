@@ -70,12 +70,18 @@ def problem_limits(problem):
 
 
 def classify(res, expected, time_limit_s):
-    """Failure kind of one run ("" if it passed) and a short detail string."""
+    """Failure kind of one run ("" if it passed) and a short detail string.
+
+    Each kind rests on what the program did, not on how busy the machine was: time_limit when its CPU
+    time passed the limit (the sandbox killed it, or RLIMIT_CPU did, or it ended just after) or when
+    it outlived the wall-clock backstop (a sleeper); memory_limit when it failed to allocate
+    (MemoryError: RLIMIT_AS). Wall time alone never decides, as it grows with the load."""
     err = res["stderr"][-1000:]
-    cpu_limit = int(time_limit_s) + 1  # what the sandbox sets as RLIMIT_CPU
-    if res["timed_out"] or res["signal"] == signal.SIGXCPU or (
-            res["signal"] == signal.SIGKILL and res["cpu_s"] >= cpu_limit - 0.05):
-        return "time_limit", f"killed after {res['wall_s']:.2f}s (limit {time_limit_s:.2f}s)"
+    if res.get("killed_for") == "wall":
+        return "time_limit", (f"still running after {res['wall_s']:.2f}s of wall clock (the backstop; CPU "
+                              f"{res['cpu_s']:.2f}s, limit {time_limit_s:.2f}s)")
+    if res["timed_out"] or res["cpu_s"] > time_limit_s or res["signal"] == signal.SIGXCPU:
+        return "time_limit", f"CPU time {res['cpu_s']:.2f}s > limit {time_limit_s:.2f}s"
     if res["stdout_truncated"]:
         return "wrong_answer", "output limit exceeded"
     if res["exit_code"] != 0:
@@ -104,8 +110,8 @@ def judge(program, tests, time_limit_s, memory_limit_bytes, *, sandbox, stop_at_
           time_factor=1.0, workers=1, output_limit_bytes=None):
     """Run `program` (Python source, or None for "no code") on every (input, expected_output) test.
 
-    Each test gets time_limit_s * time_factor seconds of wall clock and memory_limit_bytes of
-    address space. stop_at_first_failure: skip the remaining tests once one fails (pruning only
+    Each test gets time_limit_s * time_factor seconds of CPU time (the wall clock is only a generous
+    backstop, see sandbox.wall_limit) and memory_limit_bytes of address space. stop_at_first_failure: skip the remaining tests once one fails (pruning only
     needs pass/fail). workers: how many tests of this program run at once.
     """
     t0 = time.monotonic()

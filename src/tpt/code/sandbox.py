@@ -25,8 +25,15 @@ place) and then either
   - mode "fork": runs the program in the already-warm interpreter it was forked from, via
     exec(compile(...)) in a fresh __main__ module with fresh std streams (the fast path).
 
-The server enforces the wall-clock limit (SIGKILL of the namespace's PID 1 kills all of it) and
-reports exit status, signal, times and peak RSS; the host then reads the output from its own copies
+The server enforces the time limit on the program's CPU time (it reads the process's CPU clock
+when the limit could be reached, RLIMIT_CPU is a safety net) and a much longer wall-clock limit,
+a backstop for programs that sleep or block (see wall_limit; past it, a program that still gets CPU
+time is left to its CPU limit, see _wait_program); either way SIGKILL of the namespace's PID 1 kills
+all of it. CPU time, not wall time, decides: on a busy machine a program gets a smaller
+share of a core, so its wall time grows while its CPU time does not, and a verdict must not depend
+on the load (a program that grows its memory until the limit stops it must be a memory failure on
+a busy machine too, not a time limit). The server reports exit status, signal, why it killed the
+program (CPU or wall limit), times and peak RSS; the host then reads the output from its own copies
 of the memory files. Expected outputs never enter the sandbox (the judge compares on the host), so a
 program cannot find them in memory.
 
@@ -104,6 +111,9 @@ DEFAULT_NPROC = 32  # max processes per test (the uid is private to one server, 
 DEFAULT_NOFILE = 64  # max open files per test
 STDERR_TAIL = 4096  # bytes of stderr kept (the end)
 CODE_CACHE = 256  # compiled programs a fork-mode Sandbox keeps (see _code_of): a program's tests run one after another
+WALL_FACTOR, WALL_EXTRA_S = 3.0, 1.0  # wall-clock backstop: WALL_FACTOR x the time limit + WALL_EXTRA_S (see wall_limit)
+IDLE_SHARE = 0.02  # past the backstop, a program whose CPU clock advances slower than this (per wall s) is idle
+WALL_CAP = 3  # ... and any program at WALL_CAP x (time limit + backstop) (see _wait_program)
 SCRATCH_BYTES = 64 << 20  # size of the tmpfs work dir: room for files the program writes (stdio is apart)
 MIN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}  # the program's whole environment
 # modules a fork-mode server imports once, so forked programs get them for free (each adds ~10 us to
@@ -163,7 +173,9 @@ def _mount(libc, src, dst, fstype, flags, data=None):
 # it writes after a fork is copied (see "Cost of a test" in the module docstring).
 # request: wall-clock limit (s), CPU limit (s), memory (bytes, 0: none), output limit, program size, code size
 _REQUEST = struct.Struct("<ddqqqq")
-_RESULT = struct.Struct("<i?dddq")  # wait status, timed out, wall (s), user CPU (s), system CPU (s), peak RSS (KiB)
+# result: wait status, killed for (KILLED_FOR index), wall (s), user CPU (s), system CPU (s), peak RSS (KiB)
+_RESULT = struct.Struct("<iBdddq")
+KILLED_FOR = ("", "cpu", "wall")  # why the server killed a program: not at all, CPU time limit, wall-clock backstop
 _TEST_FDS = struct.pack("4i", 0, 1, 2, 3)  # where a test's files land in the server: stdin, stdout, stderr, program
 # The program file holds the source, then (fork mode) the program's compiled code, marshalled, when an
 # earlier test of the same program left it there: see _code_of.
@@ -279,7 +291,9 @@ def _set_server_limits(cfg):
 
 
 def _set_limits(libc, cfg, cpu_limit, memory, output_limit):
-    """In the program process, before it runs: the limits of this request, then drop privileges."""
+    """In the program process, before it runs: the limits of this request, then drop privileges.
+    (RLIMIT_CPU is a safety net, whole seconds above the limit: the server kills the program when its
+    CPU clock passes cpu_limit, see _wait_program; RLIMIT_CPU also holds for each process it forks.)"""
     cpu = int(cpu_limit) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     if memory:
@@ -296,14 +310,51 @@ def _set_limits(libc, cfg, cpu_limit, memory, output_limit):
 
 
 def _make_stdio():
-    """Fresh std streams on fds 0-2, configured like a fresh interpreter's (same encoding and errors
-    as this interpreter's own, newline="\n" as CPython uses on POSIX)."""
+    """Fresh std streams on fds 0-2, made the way a fresh interpreter makes them (CPython's
+    create_stdio): same encoding and errors as this interpreter's own, newline="\n" as on POSIX,
+    names "<stdin>", ... on the raw files, and a `mode` on the text streams ("r", "w"): programs
+    read them (e.g. the usual fast-I/O classes look at sys.stdout.mode)."""
     import io
     enc, errs = sys.__stdin__.encoding, sys.__stdin__.errors
-    def stream(fd, mode, errors, line_buffering):
+    # the streams learn what their files are like when they are made (seekable, block size): make them
+    # on an empty memory file, as each test's files are (a judge's stdin and stdout are files), not
+    # on the server's own fds 0-2 (its socket, /dev/null and a pipe)
+    saved, like = [os.dup(fd) for fd in (0, 1, 2)], os.memfd_create("stdio")
+    for fd in (0, 1, 2):
+        os.dup2(like, fd)
+
+    def stream(fd, name, mode, errors, line_buffering):
         buf = io.open(fd, mode + "b", closefd=False)
-        return io.TextIOWrapper(buf, enc, errors, "\n", line_buffering)
-    return stream(0, "r", errs, False), stream(1, "w", errs, False), stream(2, "w", "backslashreplace", True)
+        buf.raw.name = name
+        text = io.TextIOWrapper(buf, enc, errs if errors is None else errors, "\n", line_buffering)
+        text.mode = mode
+        return text
+    streams = (stream(0, "<stdin>", "r", None, False), stream(1, "<stdout>", "w", None, False),
+               stream(2, "<stderr>", "w", "backslashreplace", True))
+    for fd, old in enumerate(saved):
+        os.dup2(old, fd)
+        os.close(old)
+    os.close(like)
+    return streams
+
+
+def _recursion_limit_functions(depth):
+    """sys.setrecursionlimit and sys.getrecursionlimit for fork-mode programs: the program runs
+    `depth` frames deeper than in a fresh interpreter (the server's own), so these add and subtract
+    them, and a program gets exactly the depth it asks for (or the default)."""
+    import operator
+    set_limit, get_limit = sys.setrecursionlimit, sys.getrecursionlimit
+
+    def setrecursionlimit(limit):
+        limit = operator.index(limit)
+        set_limit(limit + depth if limit >= 1 else limit)  # (an invalid limit: the interpreter's own error)
+
+    def getrecursionlimit():
+        return get_limit() - depth
+
+    for f, orig in ((setrecursionlimit, set_limit), (getrecursionlimit, get_limit)):
+        f.__doc__, f.__module__ = orig.__doc__, "sys"
+    return setrecursionlimit, getrecursionlimit
 
 
 def _prepare_fork_mode(depth):
@@ -317,10 +368,14 @@ def _prepare_fork_mode(depth):
         __import__(m)
     sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = _make_stdio()
     atexit._clear()  # the server's exit handlers are not the program's
+    # __main__ with the names a fresh interpreter gives it, in its order (__loader__, __file__ are
+    # set for each program)
     _MAIN = types.ModuleType("__main__")
-    _MAIN.__file__, _MAIN.__cached__, _MAIN.__builtins__ = None, None, builtins
+    _MAIN.__annotations__, _MAIN.__builtins__, _MAIN.__file__, _MAIN.__cached__ = {}, builtins, None, None
     sys.modules["__main__"] = _MAIN
-    sys.setrecursionlimit(sys.getrecursionlimit() + depth)  # our own frames don't count against it
+    # our own frames don't count against the recursion limit, and the program sees the limit it set
+    sys.setrecursionlimit(sys.getrecursionlimit() + depth)
+    sys.setrecursionlimit, sys.getrecursionlimit = _recursion_limit_functions(depth)
     # (a `random` module imported by the server would reseed itself in each child: an at-fork hook)
     # warm up the compiler: its first use initialises a lot lazily (the AST types, ...), which would
     # cost every child ~200 more page faults
@@ -358,6 +413,7 @@ def _run_in_process(work, path, source, code):
     `python3 path` would (see _prepare_fork_mode): fresh __main__, std streams on fds 0-2, same exit
     codes. source, code: see _code_of."""
     _MAIN.__file__ = path
+    _MAIN.__loader__ = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", path)
     sys.argv = [path]
     sys.path.insert(0, work)
     rc = 0
@@ -383,19 +439,44 @@ def _run_in_process(work, path, source, code):
         except BaseException:
             os.write(2, b"\nMemoryError (or error while printing the traceback)\n")
         rc = 130 if isinstance(e, KeyboardInterrupt) else 1  # (the interpreter's codes: 130 is SIGINT's)
-    # interpreter shutdown: wait for non-daemon threads, atexit handlers, flush std streams
+    # interpreter shutdown, in the order of CPython's Py_FinalizeEx: wait for non-daemon threads,
+    # atexit handlers, flush the std streams ...
     try:
         if "threading" in sys.modules:
             sys.modules["threading"]._shutdown()
         atexit._run_exitfuncs()
     except BaseException:
         pass
-    for f in (sys.stdout, sys.stderr):
+    rc = _flush_std_streams(sys.stdout, sys.stderr, rc)
+    # ... then the program's objects go, so files it left open (open(1, "w"), a replaced sys.stdout
+    # ...) are flushed and closed by their finalizers: restore the original std streams, clear
+    # __main__ (names with one leading underscore first, as the interpreter does), and flush the
+    # original streams once more. (No garbage collection, which would cost every test ~0.1 ms: a file
+    # left open in a reference cycle is the one case where the interpreter would still write more.)
+    try:
+        sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__
+        names = _MAIN.__dict__
+        for k in [k for k in names if k[:1] == "_" and k[:2] != "__"] + [k for k in names if k != "__builtins__"]:
+            names[k] = None
+    except BaseException:
+        pass
+    os._exit(_flush_std_streams(sys.__stdout__, sys.__stderr__, rc))
+
+
+def _flush_std_streams(out, err, rc):
+    """Flush stdout and stderr as the interpreter does at exit (not when None or closed): rc, or 120 if
+    one could not be flushed (what CPython returns then)."""
+    for f in (out, err):
+        try:
+            if f is None or f.closed:
+                continue
+        except BaseException:
+            pass
         try:
             f.flush()
         except BaseException:
-            rc = 120  # what CPython returns when flushing stdout fails at exit
-    os._exit(rc)
+            rc = 120
+    return rc
 
 
 def _start_program(libc, cfg, req, work):
@@ -457,9 +538,57 @@ def _empty_dir(top):
     os.chdir("/")
 
 
+def _cpu_time(pid):
+    """CPU time (s) used so far by process `pid` (all its threads), from its process CPU clock
+    (clockid MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED) of the kernel); None once it has exited."""
+    try:
+        return time.clock_gettime((~pid << 3) | 2)
+    except OSError:
+        return None
+
+
+def _wait_program(pid, cpu_limit, wall_limit, t0):
+    """Wait for the program process to end; SIGKILL it once its CPU time passes cpu_limit, or once it
+    has outlived wall_limit while idle. Returns the KILLED_FOR index (0: not killed).
+
+    The wall clock is a backstop for programs that sleep or block, which never reach a CPU limit. Past
+    wall_limit the program is killed if its CPU clock advanced by less than IDLE_SHARE of the wall time
+    since the last look (a sleeper: a program slowed down by a busy machine still gets its share of a
+    core, so it is left alone and looked at again later), and in any case at WALL_CAP x (cpu_limit +
+    wall_limit): 12 x the time limit + 3 s, so a program is only stopped by the cap where it gets less
+    than about 1/12 of a core, or where its CPU time is in processes it forked (a fork bomb: only the
+    main process's CPU clock is read).
+    The CPU clock is read only when a limit could have been reached (CPU time <= wall time), so a
+    program that ends in time costs no extra wake-up."""
+    pidfd = os.pidfd_open(pid)
+    used, seen_cpu, seen_at, check_at = 0.0, 0.0, t0, t0 + wall_limit
+    try:
+        while True:
+            wait_s = min(max(cpu_limit - used, 0.002), check_at - time.monotonic())
+            if select.select([pidfd], [], [], max(wait_s, 0.0))[0]:
+                return 0
+            used, now = _cpu_time(pid), time.monotonic()
+            if used is None:  # it has just exited: the next select says so
+                used = 0.0
+                continue
+            if used > cpu_limit:
+                reason = 1
+            elif now < check_at:
+                continue
+            elif used - seen_cpu < IDLE_SHARE * (now - seen_at) or now - t0 >= WALL_CAP * (cpu_limit + wall_limit):
+                reason = 2
+            else:  # past the backstop but computing (a busy machine): look again a little later
+                seen_cpu, seen_at, check_at = used, now, now + max(wall_limit / 4, 0.25)
+                continue
+            os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: the kernel kills everything in it
+            return reason
+    finally:
+        os.close(pidfd)
+
+
 def _run_one(libc, cfg, req):
     """Run one test, its files on fds 0-3: fork the program process (PID 1 of a fresh PID namespace
-    when isolated), enforce the wall-clock limit, wait for it. Returns the _RESULT message."""
+    when isolated), enforce the CPU and wall-clock limits, wait for it. Returns the _RESULT message."""
     isolate, uid = cfg["backend"] != "none", cfg["uid"]
     # the throwaway work dir: the server's private tmpfs on /tmp (emptied after every test), or
     # a fresh temporary directory without isolation
@@ -478,14 +607,7 @@ def _run_one(libc, cfg, req):
         _start_program(libc, cfg, req, work)
     if isolate:  # ... and only that one: point our future children back at our own namespace
         _check(libc.setns(cfg["pidns_fd"], CLONE_NEWPID), "setns back to the server PID namespace")
-    timed_out = False
-    pidfd = os.pidfd_open(pid)
-    try:
-        if not select.select([pidfd], [], [], req[0])[0]:
-            timed_out = True
-            os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: the kernel kills everything in it
-    finally:
-        os.close(pidfd)
+    killed_for = _wait_program(pid, req[1], req[0], t0)
     _, status, ru = os.wait4(pid, 0)  # (returns once every process of the namespace is gone)
     wall = time.monotonic() - t0
     if not isolate:  # no PID namespace: kill what is left in its process group, then clean up
@@ -509,7 +631,7 @@ def _run_one(libc, cfg, req):
             pass
     else:  # nothing of the program is left running: empty the work dir for the next test
         _empty_dir(work)
-    return _RESULT.pack(status, timed_out, wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss)
+    return _RESULT.pack(status, killed_for, wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss)
 
 
 def _move_up(fd):
@@ -544,7 +666,7 @@ def _serve(cfg):
     if cfg["mode"] == "fork":
         # frames between the module level and the program (this one, _run_one, _start_program and
         # _run_in_process): compensated in the recursion limit
-        depth, f = 3, sys._getframe()
+        depth, f = 4, sys._getframe()
         while f is not None:
             depth, f = depth + 1, f.f_back
         _prepare_fork_mode(depth)
@@ -570,7 +692,9 @@ def _serve(cfg):
 # HOST SIDE
 
 class RunResult(dict):
-    """What happened to one run: exit_code, signal, timed_out, wall_s, cpu_s, max_rss_bytes,
+    """What happened to one run: exit_code, signal, killed_for ("": not killed by the sandbox, "cpu":
+    its CPU time passed the time limit, "wall": the wall-clock backstop), timed_out (killed_for != ""),
+    wall_s, cpu_s (user + system time of the program and the children it waited for), max_rss_bytes,
     stdout (bytes, capped), stdout_truncated, stderr (bytes, last STDERR_TAIL), backend."""
     __getattr__ = dict.__getitem__
 
@@ -637,13 +761,13 @@ class _Server:
                 while view:
                     view = view[os.write(fd, view):]
             os.lseek(fds[0], 0, os.SEEK_SET)
-            request = _REQUEST.pack(req["time_limit"], req["cpu_limit"], req["memory"], req["output_limit"],
+            request = _REQUEST.pack(req["wall_limit"], req["cpu_limit"], req["memory"], req["output_limit"],
                                     len(prog), len(code))
             self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
-            msg = self._recv(time.monotonic() + req["time_limit"] + 30)
+            msg = self._recv(time.monotonic() + WALL_CAP * (req["cpu_limit"] + req["wall_limit"]) + 30)
             if msg[:1] != b"R" or len(msg) != 1 + _RESULT.size:
                 raise SandboxError(msg[1:].decode(errors="replace") if msg[:1] == b"E" else f"bad answer {msg[:100]!r}")
-            status, timed_out, wall, utime, stime, maxrss = _RESULT.unpack(msg[1:])
+            status, killed_for, wall, utime, stime, maxrss = _RESULT.unpack(msg[1:])
             # everything of the program is gone: read what it wrote
             out_size = os.fstat(fds[1]).st_size
             out = os.pread(fds[1], req["output_limit"], 0)
@@ -656,7 +780,8 @@ class _Server:
         return {
             "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-            "timed_out": timed_out,
+            "killed_for": KILLED_FOR[killed_for],
+            "timed_out": killed_for != 0,
             "wall_s": wall,
             "cpu_s": utime + stime,
             "max_rss_bytes": maxrss * 1024,
@@ -765,9 +890,15 @@ def available_backends():
     return [name for name, why in _probe().items() if why is None]
 
 
-def _request(time_limit, memory, output_limit):
-    return {"time_limit": float(time_limit), "cpu_limit": float(time_limit),
-            "memory": int(memory or 0), "output_limit": int(output_limit)}
+def wall_limit(time_limit):
+    """The wall-clock backstop for a time limit (s): generous, as it only has to stop programs that
+    sleep or block; a program that computes is stopped by its CPU time (the time limit)."""
+    return WALL_FACTOR * float(time_limit) + WALL_EXTRA_S
+
+
+def _request(time_limit, memory, output_limit, wall_limit_s=None):
+    return {"wall_limit": float(wall_limit_s) if wall_limit_s else wall_limit(time_limit),
+            "cpu_limit": float(time_limit), "memory": int(memory or 0), "output_limit": int(output_limit)}
 
 
 class Sandbox:
@@ -819,12 +950,14 @@ class Sandbox:
         # the program's path, hence its code's file name, changes from test to test
         self._code = {} if mode == "fork" and backend != "none" else None
 
-    def run(self, program, stdin=b"", *, time_limit_s, memory_limit_bytes=None, output_limit_bytes=1 << 20):
-        """Run `program` (Python source) with `stdin`. Returns a RunResult (see its docstring).
-        Raises SandboxError only when the sandbox itself fails."""
+    def run(self, program, stdin=b"", *, time_limit_s, memory_limit_bytes=None, output_limit_bytes=1 << 20,
+            wall_limit_s=None):
+        """Run `program` (Python source) with `stdin`. time_limit_s limits its CPU time (user + system,
+        all threads); wall_limit_s the wall clock (default: wall_limit(time_limit_s), a backstop).
+        Returns a RunResult (see its docstring). Raises SandboxError only when the sandbox itself fails."""
         prog = program.encode("utf-8", "surrogateescape") if isinstance(program, str) else program
         data = stdin.encode("utf-8", "surrogateescape") if isinstance(stdin, str) else stdin
-        req = _request(time_limit_s, memory_limit_bytes, output_limit_bytes)
+        req = _request(time_limit_s, memory_limit_bytes, output_limit_bytes, wall_limit_s)
         code = self._code.get(prog, b"") if self._code is not None else b""
         for attempt in range(2):  # a broken server is replaced once
             srv = self._acquire()

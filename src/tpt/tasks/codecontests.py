@@ -35,6 +35,27 @@ def has_image(description):
 
 
 def load(split, options):
+    return pd.DataFrame([problem for _, problem in _problems(split, options)])
+
+
+def check_problems(split, options, code):
+    """Run known solutions of every problem of `split` through the judge (tpt.code.validate; task.validate
+    says how many and what to do with each kind; code: verify.code, the judge's settings). Returns a
+    DataFrame with artifacts.PROBLEM_CHECKS' columns, one row per problem that load() returns."""
+    from tpt.code.sandbox import Sandbox
+    from tpt.code.validate import check_problems as check
+    pairs = _problems(split, options)
+    v, splits = options["validate"], [TEST_SPLITS[name] for name in options["code_tests"]]
+    with Sandbox(backend=code["backend"], allow_unsafe=code["allow_unsafe"]) as sandbox:
+        checks = check([row for row, _ in pairs], split, {k: v[k] for k in ("correct_fails", "incorrect_passes")},
+                       sandbox=sandbox, n=v["solutions"], tests_of=lambda row: problem_tests(row, splits),
+                       limits_of=problem_limits, time_factor=code["time_factor"])
+    checks.insert(0, "problem_id", [problem["problem_id"] for _, problem in pairs])
+    return checks
+
+
+def _problems(split, options):
+    """[(record, problem row), ...] of the problems of a split that can be judged."""
     rows, where = read_split(options.get("source") or "deepmind/code_contests", split)
     splits = [TEST_SPLITS[name] for name in options["code_tests"]]
     problems, dropped, untested = [], 0, 0
@@ -49,9 +70,9 @@ def load(split, options):
         if not tests:  # nothing to judge against: the problem could never be verified
             untested += 1
             continue
-        problems.append({"problem_id": f"codecontests/{split}/{row['name']}", "question": row["description"],
-                         "answer": encode_answer(tests, *problem_limits(row)), "solution": None})
+        problems.append((row, {"problem_id": f"codecontests/{split}/{row['name']}", "question": row["description"],
+                               "answer": encode_answer(tests, *problem_limits(row)), "solution": None}))
     if not problems:
         raise ValueError(f"{where}: no problem left (of {len(rows)}: {dropped} show an image, {untested} have no "
                          f"{'/'.join(options['code_tests'])} tests): check task.source and task.code_tests")
-    return pd.DataFrame(problems)
+    return problems

@@ -1,0 +1,2 @@
+print("first line")
+print(1 // int(input()))
