@@ -205,9 +205,9 @@ def test_user_scorer_that_raises_names_the_row_and_keeps_the_traceback(tmp_path,
 
 def test_a_user_scorer_without_extracted_answers_gets_no_majority_vote(tmp_path):
     samples = pd.DataFrame({"sample_id": ["a", "b"], "problem_id": ["p", "p"], "sample_index": [0, 1],
-                            "completion_tokens": [1, 1]})
+                            "completion": ["yes", "no"], "completion_tokens": [1, 1]})
     verdicts = pd.DataFrame({"sample_id": ["a", "b"], "problem_id": ["p", "p"], "parsed": [True, True],
-                             "truncated": [False, False], "correct_strict": [True, False],
+                             "truncated": [False, False], "correct": [True, False], "correct_strict": [True, False],
                              "answer_strict": [None, None], "failure": [None, None]})
     for column in ("correct_numeric", "correct_flexible"):
         verdicts[column] = None
