@@ -162,6 +162,12 @@ def main(argv):
         train.interpolate(args.out, args.mix_with, ratio)
         log.info("weights interpolated: %.2f x fine-tuned + %.2f x %s", ratio, 1 - ratio, args.mix_with)
     log.info("done: %s -> %s", figures, args.out)
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        # the processes leave the group together: one that exits while the group's communication threads still
+        # run can abort ("terminate called without an active exception", SIGABRT; seen with DeepSpeed on CPU)
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
