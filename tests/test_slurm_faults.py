@@ -7,7 +7,7 @@ import sys
 import time
 
 from helpers import REPO, TINY, _merge, command, kill_snakemake_when
-from test_slurm import _sacct, pytestmark, slurm_cluster  # noqa: F401  (the cluster fixture and the opt-in marks)
+from test_slurm import pytestmark, slurm_cluster  # noqa: F401  (the cluster fixture and the opt-in marks)
 
 SLURM_ARGS = ["--profile", os.path.join(REPO, "profiles", "slurm"),
               # a tiny workflow: poll fast, no network filesystem to wait for; squeue notices an external scancel
@@ -25,6 +25,16 @@ def _now():
     return (datetime.datetime.now() - datetime.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def _jobs(since):
+    """{job id: (comment, state)} of every SLURM job (not step) that ran at any time after `since`. sacct's
+    window holds every job still running after `since`, so a job of an earlier run that ended a moment later is
+    in it too: tell the runs apart by job id, not by time."""
+    out = subprocess.run(["sacct", "-a", "-X", "-n", "-P", "-S", since, "-o", "JobIDRaw,Comment,State"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    return {job: (comment, state) for job, comment, state in
+            (line.split("|") for line in out.splitlines() if line.strip())}
+
+
 def test_a_cancelled_shard_is_the_only_job_rerun(slurm_cluster, tmp_path, tiny_model, monkeypatch):
     monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     config = _merge(TINY, {"model": {"base": tiny_model}, "eval": {"n": 2, "shards": 3},
@@ -33,6 +43,7 @@ def test_a_cancelled_shard_is_the_only_job_rerun(slurm_cluster, tmp_path, tiny_m
     cmd = command(tmp_path, config, "results/round_0/eval/samples.parquet", *SLURM_ARGS)
 
     # first run: cancel shard 1's job as soon as SLURM runs it; the sibling shards finish (keep-going)
+    since = _now()
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     cancelled, deadline = None, time.time() + 300
     while cancelled is None and time.time() < deadline and first.poll() is None:
@@ -50,11 +61,12 @@ def test_a_cancelled_shard_is_the_only_job_rerun(slurm_cluster, tmp_path, tiny_m
     assert sorted(done) == ["samples_0.parquet", "samples_2.parquet"], log[-3000:]
 
     # the same command again: only shard 1 is submitted, and the finished shards are kept as they were
-    since = _now()
+    before = _jobs(since)
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    generate = [comment for _, comment, _ in _sacct(since) if comment.startswith("rule_generate_")]
-    assert generate == [SHARD_1]
+    generate = [comment for job, (comment, _) in _jobs(since).items()
+                if job not in before and comment.startswith("rule_generate_")]
+    assert generate == [SHARD_1], again.stderr[-3000:]
     assert {name: (shards / name).stat().st_mtime_ns for name in done} == done
     assert (tmp_path / "results/round_0/eval/samples.parquet").exists()
 
@@ -83,12 +95,12 @@ def test_snakemake_killed_during_a_slurm_finetune_resumes_from_its_checkpoint(sl
         time.sleep(0.5)
 
     since = _now()
+    before = _jobs(since)  # the cancelled job is in sacct's window: it ended after `since`
     assert subprocess.run(cmd + ["--unlock"], capture_output=True).returncode == 0
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    # (the cancelled job still shows in sacct's window: it ended after `since`)
-    rules = [comment.split("_wildcards_")[0] for _, comment, state in _sacct(since)
-             if comment.startswith("rule_") and not state.startswith("CANCELLED")]
+    rules = [comment.split("_wildcards_")[0] for job, (comment, _) in _jobs(since).items()
+             if job not in before and comment.startswith("rule_")]
     assert rules == ["rule_finetune"], rules
     log = (tmp_path / "results/logs/round_1/finetune.log").read_text()
     assert "'resumed_from': '" in log and "checkpoint-" in log.split("'resumed_from': '")[1][:200]
