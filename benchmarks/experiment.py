@@ -44,7 +44,7 @@ if args.dry_run:
     sys.exit(0)
 if args.run:
     start = time.time()
-    subprocess.run(snakemake + ["-q"], check=True)
+    subprocess.run(snakemake + ["-q", "--keep-going"], check=True)  # a failed job does not stop the other variants
     print(f"experiment {name}: {time.time() - start:.0f} s wall on {args.cores} cores "
           f"({' '.join(snakemake[3:])})\n")
 print(open(os.path.join(args.results, name, "comparison", "table.md")).read())

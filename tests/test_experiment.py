@@ -122,18 +122,56 @@ def test_a_variant_that_changes_fine_tuning_only_shares_round_1_think_verify_and
     assert jobs["results/tiny/comparison/table.md"] == "experiment_report"
 
 
+def test_validation_twins_only_evaluate_on_the_dag(tmp_path):
+    jobs = _dry_run_jobs(tmp_path, {**TINY, "experiment": {**TWO, "validation": True}})
+    for path in ("data/train.parquet", "models/round_0", "round_1/think/verdicts.parquet", "models/round_1"):
+        assert jobs.get(f"results/tiny/wise-val/{path}", "share").startswith("share"), path
+    # the validation problems and round 0's evaluation on them are computed once, by the reference's twin
+    for path in ("data/test.parquet", "round_0/eval/samples.parquet"):
+        assert jobs[f"results/tiny/ref-val/{path}"].startswith("v_ref_val_"), path
+        assert jobs.get(f"results/tiny/wise-val/{path}", "share").startswith("share"), path
+    assert jobs["results/tiny/wise-val/round_1/eval/verdicts.parquet"] == "v_wise_val_verify"
+    assert {r for r in jobs.values() if r.endswith("_finetune")} == {"v_ref_finetune", "v_wise_finetune"}
+
+
 def test_paired_difference_against_a_direct_computation():
     ref = pd.DataFrame({"problem_id": list("aabbcc"), "correct_strict": [1, 0, 1, 1, 0, 0]}).astype(
         {"correct_strict": bool})
     var = pd.DataFrame({"problem_id": list("aabbcc"), "correct_strict": [1, 1, 1, 0, 1, 0]}).astype(
         {"correct_strict": bool})
-    out = compare.paired_difference({"ref": (3, ref, ref), "var": (3, var, ref)}, "ref").set_index("variant")
+    out = compare.paired_difference({"ref": (3, ref, "ref", ref), "var": (3, var, "ref", ref)}).set_index("variant")
     diffs = np.array([1.0 - 0.5, 0.5 - 1.0, 0.5 - 0.0])
     assert out.loc["var", "diff"] == pytest.approx(diffs.mean())
     assert out.loc["var", "stderr"] == pytest.approx(diffs.std(ddof=1) / np.sqrt(3))
-    assert out.loc["ref", "diff"] == 0 and out.loc["var", "round"] == 3
-    with pytest.raises(ValueError, match="different test problems"):
-        compare.paired_difference({"var": (3, var[var.problem_id != "c"], ref)}, "ref")
+    assert out.loc["ref", "diff"] == 0 and out.loc["var", "round"] == 3 and out.loc["var", "against"] == "ref"
+    with pytest.raises(ValueError, match="'var' and 'ref' were evaluated on different problems"):
+        compare.paired_difference({"var": (3, var[var.problem_id != "c"], "ref", ref)})
+
+
+def test_validation_twins_share_all_training_and_are_compared_with_the_references_twin():
+    _, _, variants = _expand({"name": "x", "reference": "paper", "validation": True,
+                              "variants": [{"name": "wise", "set": {"finetune.interpolate.ratio": 0.5}},
+                                           {"name": "paper"}]})
+    assert list(variants) == ["paper", "wise", "paper-val", "wise-val"]
+    assert variants["wise-val"]["task"]["arith"]["evaluate_on"] == "validation"
+    assert variants["wise-val"]["finetune"]["interpolate"]["ratio"] == 0.5
+    assert variants["paper"]["task"]["arith"]["evaluate_on"] == "test"
+    keys = {name: experiment.stage_keys(cfg) for name, cfg in variants.items()}
+    for path, key in keys["wise"].items():
+        same = key == keys["wise-val"][path]
+        evaluation = path.startswith("data/test") or "/eval/" in path
+        assert same != evaluation, path        # the same training, another evaluation
+    assert experiment.partners(variants) == {"paper": "paper", "wise": "paper", "paper-val": "paper-val",
+                                             "wise-val": "paper-val"}
+
+
+@pytest.mark.parametrize("exp, base, message", [
+    ({"variants": [{"name": "a"}, {"name": "a-val"}]}, BASE, "the twin of 'a' would be named 'a-val'"),
+    ({"variants": [{"name": "a"}]}, {**BASE, "task": {"name": "gsm8k"}}, "only the built-in task"),
+])
+def test_bad_validation_twins(exp, base, message):
+    with pytest.raises(ConfigError, match=message):
+        _expand({"name": "x", "reference": "a", "validation": True, **exp}, base)
 
 
 @pytest.mark.slow

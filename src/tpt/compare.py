@@ -67,18 +67,19 @@ def table(eval_metrics, think_metrics, results=None, owners=None):
     return pd.DataFrame(rows)
 
 
-def paired_difference(verdicts, reference):
-    """Each variant's strict Pass@1 at its last round minus the reference's at the same round, paired by test
-    problem: the mean of the per-problem differences of accuracy, with its standard error.
-    verdicts: variant -> (round, its eval VERDICTS of that round, the reference's eval VERDICTS of that round)."""
+def paired_difference(verdicts):
+    """Each variant's strict Pass@1 at a round minus the variant it is compared with at the same round (its
+    partner: the reference, see experiment.partners), paired by problem: the mean of the per-problem differences
+    of accuracy, with its standard error.
+    verdicts: variant -> (round, its eval VERDICTS of that round, the partner's name, the partner's VERDICTS)."""
     rows = []
-    for variant, (round_, mine, ref) in verdicts.items():
-        a, b = (d.groupby("problem_id")["correct_strict"].mean() for d in (mine, ref))
+    for variant, (round_, mine, against, theirs) in verdicts.items():
+        a, b = (d.groupby("problem_id")["correct_strict"].mean() for d in (mine, theirs))
         diff = (a - b).dropna()
         if len(diff) != len(b) or len(diff) != len(a):
-            raise ValueError(f"variant {variant!r} and the reference {reference!r} were evaluated on different test "
-                             "problems: a paired difference needs the same ones")
-        rows.append({"variant": variant, "round": round_, "diff": diff.mean(),
+            raise ValueError(f"variant {variant!r} and {against!r} were evaluated on different problems: a paired "
+                             "difference needs the same ones")
+        rows.append({"variant": variant, "round": round_, "against": against, "diff": diff.mean(),
                      "stderr": diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan"),
                      "problems": len(diff)})
     return pd.DataFrame(rows)
@@ -98,11 +99,13 @@ def markdown(tab, paired, reference):
                      f"{f(r['sft_examples'], '{:.0f}')} | {f(r['sft_distinct'], '{:.0f}')} | {r['samples']} | "
                      f"{f(r['wall_s'], '{:.0f}')} |")
     lines += ["", f"Each variant's strict Pass@1 at its last round minus the reference's ({reference}) at the same "
-              "round, paired by test problem:", "",
-              "| variant | round | difference (points) | standard error | problems |", "|---|---|---|---|---|"]
+              "round, paired by test problem (a variant evaluated on other problems, e.g. a validation twin, "
+              "against the first variant evaluated on the same ones):", "",
+              "| variant | round | against | difference (points) | standard error | problems |",
+              "|---|---|---|---|---|---|"]
     for r in paired.to_dict("records"):
-        lines.append(f"| {r['variant']} | {r['round']} | {100 * r['diff']:+.1f} | {f(100 * r['stderr'], '{:.1f}')} | "
-                     f"{r['problems']} |")
+        lines.append(f"| {r['variant']} | {r['round']} | {r['against']} | {100 * r['diff']:+.1f} | "
+                     f"{f(100 * r['stderr'], '{:.1f}')} | {r['problems']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -13,6 +13,8 @@ section:
       grid:                      # optional: one more variant per combination, over the reference's settings
         prune.per_problem: [1, 2, 4]
         think.n: [4, 8]
+      validation: true           # optional (built-in task): a twin <variant>-val of each variant, evaluated on
+                                 # validation problems; it shares all its training with its variant
 
 Every variant is a whole run of the workflow (workflow/rules/experiment.smk imports the Snakefile once per
 variant, as a Snakemake module). Work is shared by *stage keys*: each artifact's key is a hash of exactly the
@@ -30,7 +32,7 @@ import re
 from tpt.config import ConfigError, check
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-FIELDS = {"name", "reference", "variants", "grid"}
+FIELDS = {"name", "reference", "variants", "grid", "validation"}
 
 
 def _flatten(overrides, prefix=""):
@@ -94,6 +96,8 @@ def expand(config, validate):
             raise ConfigError(f"experiment.grid: the variant name {vname!r} is used twice (a grid point has the name "
                               "of a listed variant)")
         overrides[vname] = over
+    if exp.get("validation"):
+        _add_validation_twins(overrides, reference, base["task"])
 
     idents = {}
     for vname in overrides:  # module and rule names: '-' and '.' become '_', so a-b and a_b would collide
@@ -117,6 +121,34 @@ def expand(config, validate):
         cfg["results"] = f"{base['results']}/{name}/{vname}"
         variants[vname] = cfg
     return name, reference, variants
+
+
+def _add_validation_twins(overrides, reference, task):
+    """experiment.validation: a twin `<variant>-val` of every variant (the reference's first), evaluated on
+    validation problems (the built-in task's `evaluate_on: validation`: fresh problems drawn like the train ones)
+    instead of the test problems. Its training is the same as its variant's (stage_keys leave evaluate_on out of
+    the train side), so a twin costs only its evaluations: settings are chosen on the twins' figures, and the test
+    figures are read once, after choosing."""
+    if task["name"] != "arith":
+        raise ConfigError(f"experiment.validation: only the built-in task (task.name: arith) makes validation "
+                          f"problems, not {task['name']!r}: remove experiment.validation, or hold out problems of "
+                          "your own as the test split of a copy of your config")
+    for vname in [reference] + [v for v in overrides if v != reference]:
+        twin = f"{vname}-val"
+        if twin in overrides:
+            raise ConfigError(f"experiment.validation: the twin of {vname!r} would be named {twin!r}, a variant's "
+                              "name: rename that variant")
+        overrides[twin] = {**overrides[vname], "task.arith.evaluate_on": "validation"}
+
+
+def partners(variants):
+    """{variant: the variant it is compared with}: the first variant (the reference first) evaluated on the same
+    problems. That is the reference for every variant evaluated on the test problems, and the reference's twin for
+    the twins evaluated on validation problems (experiment.validation)."""
+    first, out = {}, {}
+    for name, cfg in variants.items():
+        out[name] = first.setdefault(stage_keys(cfg)["data/test.parquet"], name)
+    return out
 
 
 def identifier(name):
@@ -154,11 +186,16 @@ def stage_keys(cfg):
 
     keys, task, seed = {}, cfg["task"], cfg["seed"]
     sampling = cfg["sampling"]
+    # Which problems evaluation uses (the built-in task's evaluate_on) changes the test split and what evaluation
+    # does, nothing the rounds learn from: the train side reads the task without it. So a variant evaluated on
+    # validation problems shares all its training with the same variant evaluated on the test problems.
+    learn = {**task, "arith": _without(task["arith"], "evaluate_on")}
     # the problems, and what known solutions did in the judge (task.validate: then verify.code's limits count)
-    data = _key("data", task, cfg["verify"]["code"] if task["validate"]["solutions"] else None)
-    for split in ("train", "test"):
-        keys[f"data/{split}.parquet"] = keys[f"data/{split}_checks.parquet"] = data
-    verify = [cfg["verify"], task]
+    judged = cfg["verify"]["code"] if task["validate"]["solutions"] else None
+    data = _key("data", learn, judged)
+    keys["data/train.parquet"] = keys["data/train_checks.parquet"] = data
+    keys["data/test.parquet"] = keys["data/test_checks.parquet"] = _key("data", task, judged)
+    verify = [cfg["verify"], learn]
     if tasks.is_code(tasks.from_config(task)):
         keys["judge/selftest.txt"] = _key("selftest", cfg["verify"]["code"])
     if cfg["model"]["base"] == "builtin":
@@ -173,14 +210,14 @@ def stage_keys(cfg):
     def evaluate(r):
         s = _key("eval", r, models[r], _without(cfg["eval"], "shards"), sampling, task, seed)
         keys[f"round_{r}/eval/samples.parquet"] = s
-        keys[f"round_{r}/eval/verdicts.parquet"] = v = _key("verify", s, verify)
+        keys[f"round_{r}/eval/verdicts.parquet"] = v = _key("verify", s, [cfg["verify"], task])
         keys[f"round_{r}/eval/metrics.parquet"] = _key("metrics", v)
 
     evaluate(0)
     sft = None
     for r in range(1, cfg["rounds"] + 1):
         think = _without(cfg["think"], "shards", "temperatures", "temperature")
-        s = _key("think", r, models[r - 1], think, round_temperature(cfg["think"], r), sampling, task, seed)
+        s = _key("think", r, models[r - 1], think, round_temperature(cfg["think"], r), sampling, learn, seed)
         keys[f"round_{r}/think/samples.parquet"] = s
         keys[f"round_{r}/think/verdicts.parquet"] = v = _key("verify", s, verify)
         pooled = cfg["prune"]["accumulate"] and r > 1  # round 1 has no earlier rounds to pool

@@ -60,6 +60,7 @@ rule experiment_report:
         reference=REFERENCE,
         variants={name: {"results": c["results"], "rounds": c["rounds"]} for name, c in VARIANTS.items()},
         owners=[list(t) for t in experiment.shared(VARIANTS)],
+        partners=experiment.partners(VARIANTS),
     script:
         "../scripts/experiment_report.py"
 

@@ -16,19 +16,19 @@ eval_m = {name: metrics([f for f in snakemake.input.eval if f.startswith(results
 think_m = {name: metrics([f for f in snakemake.input.think if f.startswith(results[name] + "/")]) for name in results}
 
 
-
 def verdicts(name, round_):
     return artifacts.read(f"{results[name]}/round_{round_}/eval/verdicts.parquet", artifacts.VERDICTS)
 
 
-# each variant's last round against the reference's same round (a variant with more rounds than the reference is
-# compared at the reference's last round)
+# each variant's last round against its partner's same round (the reference, or for a variant evaluated on other
+# problems the first variant evaluated on those; a variant with more rounds is compared at the partner's last round)
 last = {}
 for name, v in p.variants.items():
-    round_ = min(v["rounds"], p.variants[p.reference]["rounds"])
-    last[name] = (round_, verdicts(name, round_), verdicts(p.reference, round_))
+    partner = p.partners[name]
+    round_ = min(v["rounds"], p.variants[partner]["rounds"])
+    last[name] = (round_, verdicts(name, round_), partner, verdicts(partner, round_))
 tab = compare.table(eval_m, think_m, results, owners)
-paired = compare.paired_difference(last, p.reference)
+paired = compare.paired_difference(last)
 with artifacts.atomic(out.table) as tmp:
     tab.to_parquet(tmp, index=False)
 with artifacts.atomic(out.markdown) as tmp, open(tmp, "w") as f:
