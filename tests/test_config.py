@@ -124,6 +124,7 @@ def test_schema_errors_name_the_key(extra, message):
     ({"prune": {"strategy": "soft"}}, "prune.strategy=soft keeps code"),
     ({"task": {"name": "mbpp"}, "model": {"base": "org/model"}, "verify": {"criterion": "numeric"}},
      "task 'mbpp' scores strict"),
+    ({"verify": {"criterion": "exact"}}, "verify.criterion='exact': task 'arith' scores strict or numeric or flexible"),
     ({"task": {"name": "codecontests"}, "model": {"base": "org/model"}, "prune": {"strategy": "soft"}},
      "set verify.code.stop_at_first_failure to false"),
     ({"sampling": {"backend": "vllm", "vllm": {"tensor_parallel_size": 8}}, "resources": {"generate": {"gpu": 4}}},
