@@ -6,6 +6,9 @@ a sampling setting before a run). The verdicts are the workflow's VERDICTS artif
 The completions file needs the columns `problem_id` (the task's ids, e.g. "codecontests/test/1575_B. Building an
 Amusement Park" or "mbpp/11", as in the workflow's data/<split>.parquet) and `completion`; `sample_id` and
 `finish_reason` are used when present. A workflow's samples.parquet is such a file.
+
+It lives here, not in tpt.code: the judge library imports nothing above it, while this command needs the tasks
+(their loaders) and the verify driver.
 """
 import argparse
 import sys
@@ -14,8 +17,8 @@ import time
 import pandas as pd
 
 from tpt import artifacts, tasks, verify
-from tpt.tasks import codecontests
 from tpt.code.sandbox import SandboxUnavailable
+from tpt.tasks import codecontests
 
 
 def load_completions(path):
