@@ -1,9 +1,12 @@
 """The package's layers, read from the source (ast): the judge library tpt.code imports nothing of tpt above it,
-and the console scripts of pyproject.toml name functions that exist."""
+the sandbox server (the file that runs inside the sandbox) imports the standard library only, and the console
+scripts of pyproject.toml name functions that exist."""
 import ast
 import importlib
 import importlib.util
 import os
+import subprocess
+import sys
 import tomllib
 
 import tpt
@@ -57,7 +60,7 @@ def test_imported_sees_every_import_form(tmp_path):
 
 
 def test_tpt_code_imports_nothing_above_it():
-    assert len(code_modules()) >= 7  # __init__, sandbox, judge, compare, verify, selftest, validate
+    assert len(code_modules()) >= 8  # __init__, sandbox, sandbox_server, judge, compare, verify, selftest, ...
     for path in code_modules():
         above = {name for name in imported(path)
                  if name.startswith("tpt.") and not name.startswith("tpt.code")}
@@ -68,6 +71,23 @@ def test_the_leaves_tpt_code_uses_import_nothing_of_tpt():
     for leaf in LEAVES:
         path = os.path.join(SRC, leaf.split(".", 1)[1] + ".py")
         assert not {n for n in imported(path) if n == "tpt" or n.startswith("tpt.")}, f"{leaf} imports tpt"
+
+
+def test_the_sandbox_server_imports_only_the_standard_library():
+    from tpt.code import sandbox
+
+    path = sandbox.SERVER
+    assert os.path.basename(path) == "sandbox_server.py" and os.path.dirname(path) == os.path.join(SRC, "code")
+    tops = {name.split(".")[0] for name in imported(path)}
+    assert tops <= set(sys.stdlib_module_names), sorted(tops - set(sys.stdlib_module_names))
+    # and it loads as the sandbox runs it: the sandbox's interpreter, isolated (-I: no PYTHONPATH, no user site),
+    # without site-packages (-S), the empty environment, from "/"; no module it holds is outside the stdlib
+    show = ("import runpy, sys; runpy.run_path(sys.argv[1]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] not in {*sys.stdlib_module_names, '__main__'}))")
+    run = subprocess.run([sandbox._sandbox_python(), "-I", "-S", "-c", show, path], env=sandbox.MIN_ENV, cwd="/",
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
 
 
 def test_console_scripts_name_functions_that_exist():

@@ -130,6 +130,8 @@ def test_schema_errors_name_the_key(extra, message):
     ({"sampling": {"backend": "vllm", "vllm": {"tensor_parallel_size": 8}}, "resources": {"generate": {"gpu": 4}}},
      "tensor_parallel_size=8 splits the model over 8 GPUs, and resources.generate.gpu=4"),
     ({"prune": {"select": "farthest"}}, r"prune.select='farthest': not one of first, distinct"),
+    ({"verify": {"code": {"backend": "docker"}}},
+     "verify.code.backend='docker': not one of auto, unshare, userns, none"),
     ({"prune": {"allocation": "prop2diff"}}, r"prune.allocation='prop2diff': not one of fixed, uniform, difficulty"),
     ({"prune": {"allocation": "uniform", "per_problem": None}}, "set prune.per_problem to a number"),
     ({"prune": {"accumulate_cap": 100}}, "prune.accumulate is false"),

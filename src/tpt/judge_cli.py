@@ -17,6 +17,7 @@ import time
 import pandas as pd
 
 from tpt import artifacts, tasks, verify
+from tpt.code import sandbox
 from tpt.code.sandbox import SandboxUnavailable
 from tpt.tasks import codecontests
 
@@ -49,7 +50,7 @@ def main(argv=None):
                     choices=list(codecontests.TEST_SPLITS), help="codecontests: the tests to run")
     ap.add_argument("--out", help="where to write the verdicts (Parquet); default: only print the summary")
     ap.add_argument("--workers", type=int, default=None, help="tests run at once (default: every core)")
-    ap.add_argument("--backend", default="auto", choices=["auto", "unshare", "userns", "none"])
+    ap.add_argument("--backend", default="auto", choices=sandbox.CHOICES)
     ap.add_argument("--allow-unsafe", action="store_true", help="run WITHOUT isolation if no sandbox works")
     ap.add_argument("--time-factor", type=float, default=1.0, help="multiplies each problem's time limit")
     ap.add_argument("--all-tests", action="store_true",
