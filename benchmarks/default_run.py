@@ -16,7 +16,7 @@ import time
 
 import pandas as pd
 
-from tpt import artifacts, verify
+from tpt import artifacts, gsm8k_scorer
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--results", default=None, help="results folder of the run (default: results, or "
@@ -63,7 +63,7 @@ gold = dict(zip(problems["problem_id"], problems["answer"]))
 pairs = [(c, gold[p]) for c, p in zip(samples["completion"], samples["problem_id"])]
 start = time.perf_counter()
 for c, g in pairs:
-    verify.score(c, g)
+    gsm8k_scorer.score(c, g)
 elapsed = time.perf_counter() - start
 print(f"\nverifier: {len(pairs) / elapsed:,.0f} verdicts/s on one core ({len(pairs)} real completions, "
       f"{samples['completion'].str.len().mean():.0f} characters on average)")

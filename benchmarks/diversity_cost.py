@@ -11,7 +11,7 @@ import time
 
 import pandas as pd
 
-from tpt import diversity, metrics, verify
+from tpt import diversity, gsm8k_scorer, metrics
 from tpt.tasks import arith
 
 
@@ -23,7 +23,7 @@ def round_of(problems, n, seed):
             sid = f"r/{i}/{j}"
             samples.append({"sample_id": sid, "problem_id": str(i), "sample_index": j, "completion": text,
                             "completion_tokens": len(text.split())})
-            ok = verify.score(text, p["answer"])["correct_strict"]
+            ok = gsm8k_scorer.score(text, p["answer"])["correct_strict"]
             verdicts.append({"sample_id": sid, "problem_id": str(i), "parsed": True, "truncated": False,
                              "correct": ok, "correct_strict": ok, "correct_numeric": ok, "correct_flexible": ok,
                              "answer_strict": text.rsplit("#### ", 1)[-1], "failure": None})

@@ -89,6 +89,20 @@ def test_refuses_without_isolation(monkeypatch):
         box.close()
 
 
+def test_backends_are_one_registry(monkeypatch):
+    # every name the sandbox takes comes from BACKENDS: an unknown one is refused with the registry's names, and
+    # the probe tries each isolating backend of it
+    monkeypatch.setattr(S, "_PROBE", {"unshare": "forced off for this test", "userns": "forced off too"})
+    assert S.CHOICES == ("auto", *S.BACKENDS) and set(S.ISOLATING) == set(S.BACKENDS) - {"none"}
+    with pytest.raises(ValueError, match=r"unknown sandbox backend 'docker' \(known: 'auto', 'unshare', 'userns', "
+                                         r"'none'\)"):
+        S.Sandbox(backend="docker")
+    monkeypatch.setattr(S, "_PROBE", None)
+    monkeypatch.setattr(S, "_probe_backend", lambda name: f"{name} forced off")
+    # best first: the one for who runs it
+    assert list(S._probe()) == (["unshare", "userns"] if os.geteuid() == 0 else ["userns", "unshare"])
+
+
 def test_probe_says_why_userns_is_unavailable(monkeypatch):
     # as a user (not root) whose kernel refuses the user namespace: the reason names the sysctl that does it
     def refused(*args):

@@ -10,7 +10,7 @@ import yaml
 from snakemake.utils import validate
 
 from helpers import REPO, _merge, snakemake
-from tpt import artifacts, metrics, scorers, tasks, verify
+from tpt import artifacts, gsm8k_scorer, metrics, scorers, tasks, verify
 from tpt.code.sandbox import available_backends
 from tpt.config import ConfigError, check
 
@@ -139,7 +139,7 @@ def test_custom_task_loads_prompts_and_scores_with_math_verify(tmp_path):
 def test_gsm8k_scorer_task_keeps_the_three_scorings_and_metrics_fill(tmp_path):
     rows = [{"q": f"What is {i} + {i}?", "a": str(2 * i)} for i in range(3)]
     task, config = _task(tmp_path, rows, scorer="gsm8k")
-    assert task.SCORINGS == verify.SCORINGS
+    assert task.SCORINGS == gsm8k_scorer.SCORINGS == artifacts.SCORINGS
     assert "#### [Answer]" in task.prompt("x")
     problems = task.load("test")
     completions = {0: ["#### 0", "0", "#### 1"], 1: ["#### 2", "#### 2", "#### 3"], 2: ["#### 5", "#### 4", "4"]}
@@ -244,7 +244,7 @@ def test_code_scorer_runs_the_tests_of_a_column(tmp_path, fmt):
 PACKAGE = '''
 """A third-party task: one fixed problem."""
 import pandas as pd
-from tpt.verify import SCORINGS, score_all
+from tpt.gsm8k_scorer import SCORINGS, score_all
 CODE = False
 
 def load(split, options):

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from conftest import SHARED_DATA
-from tpt import tasks, verify
+from tpt import gsm8k_scorer, tasks
 from tpt.tasks import arith, gsm8k
 
 OPTIONS = {"seed": 3, "test_problems": 50, "train_problems": 300, "warmup_problems": 300, "teacher_slip_rate": 0.4}
@@ -21,9 +21,9 @@ def test_arith_splits_are_disjoint_and_reproducible():
 
 def test_arith_clean_solutions_reach_the_answer_and_the_teacher_slips_at_its_rate():
     test = arith.load("test", OPTIONS)
-    assert all(verify.score(s, a)["correct_strict"] for s, a in zip(test["solution"], test["answer"]))
+    assert all(gsm8k_scorer.score(s, a)["correct_strict"] for s, a in zip(test["solution"], test["answer"]))
     warm = arith.load("warmup", OPTIONS)
-    wrong = sum(not verify.score(s, a)["correct_strict"] for s, a in zip(warm["solution"], warm["answer"]))
+    wrong = sum(not gsm8k_scorer.score(s, a)["correct_strict"] for s, a in zip(warm["solution"], warm["answer"]))
     assert 0.3 < wrong / len(warm) < 0.5
 
 

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from tpt import verify
+from tpt import gsm8k_scorer, verify
 from tpt.tasks import gsm8k
 
 
@@ -18,13 +18,13 @@ from tpt.tasks import gsm8k
     ("no numbers here", "7", False, False, False, False),
 ])
 def test_three_scorings(completion, gold, strict, numeric, flexible, parsed):
-    v = verify.score(completion, gold)
+    v = gsm8k_scorer.score(completion, gold)
     assert (v["correct_strict"], v["correct_numeric"], v["correct_flexible"], v["parsed"]) == \
         (strict, numeric, flexible, parsed)
 
 
 def test_extracted_answers_are_kept():
-    v = verify.score("12 + 3 = 15\n#### 15\nso 16", "15")
+    v = gsm8k_scorer.score("12 + 3 = 15\n#### 15\nso 16", "15")
     assert v["answer_strict"] == "15" and v["answer_flexible"] == "16"
 
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import SHARED_DATA
 from helpers import TINY, _merge, kill_snakemake_when, snakemake
 from tpt import artifacts
-from tpt.code.judge import FAILURE_KINDS
+from tpt.artifacts import FAILURE_KINDS
 from tpt.code.sandbox import available_backends
 
 CODECONTESTS = os.path.join(SHARED_DATA, "codecontests", "sample.jsonl")

@@ -54,6 +54,14 @@ SAMPLES = pa.schema([
     ("finish_reason", pa.string()),
 ])
 
+# The verdict vocabulary. SCORINGS: the ways a completion can be scored correct, each a `correct_<scoring>` column
+# of VERDICTS and a `pass@k_<scoring>` metric; "strict" is every task's main one (the exact `####` answer, or all
+# tests passed); the math tasks fill all three (tpt.gsm8k_scorer), code tasks strict only. FAILURE_KINDS: why the
+# judge failed a code sample (VERDICTS.failure; "" when it passed), each a `<kind>_rate` metric but no_code (that
+# is no_answer_rate).
+SCORINGS = ("strict", "numeric", "flexible")
+FAILURE_KINDS = ("wrong_answer", "time_limit", "memory_limit", "runtime_error", "no_code")
+
 # One verdict per sample. `correct` is the scoring chosen in config (verify.criterion); every scoring the task has
 # is kept so a report can put them side by side. parsed: the completion has something to check (math: a
 # `#### <number>` line; code: a fenced code block). Math tasks fill the answer_* and correct_numeric/flexible
@@ -65,14 +73,12 @@ VERDICTS = pa.schema([
     ("parsed", pa.bool_()),
     ("truncated", pa.bool_()),
     ("correct", pa.bool_()),
-    ("correct_strict", pa.bool_()),
-    ("correct_numeric", pa.bool_()),
-    ("correct_flexible", pa.bool_()),
+    *[(f"correct_{scoring}", pa.bool_()) for scoring in SCORINGS],  # correct_strict, correct_numeric, ...
     ("answer_strict", pa.string()),
     ("answer_flexible", pa.string()),
     ("tests_passed", pa.int32()),
     ("tests_total", pa.int32()),
-    ("failure", pa.string()),     # "" if passed, else wrong_answer, time_limit, memory_limit, runtime_error, no_code
+    ("failure", pa.string()),     # "" if passed, else one of FAILURE_KINDS
     ("failed_test", pa.int32()),  # index of the first failing test
     ("detail", pa.string()),      # a short hint about that failure
     ("backend", pa.string()),     # the sandbox that ran the program, e.g. "unshare+fork"

@@ -40,7 +40,12 @@ def check(config):
         if s["temperature"] == 0 and s["n"] > 1:
             raise ConfigError(f"{phase}.temperature=0 with {phase}.n={s['n']}: greedy decoding gives n identical "
                               "samples; use a temperature above 0 or n: 1")
+    from tpt.code.sandbox import CHOICES as SANDBOX_BACKENDS  # the registry of the sandbox's backends
     from tpt.prune import ALLOCATIONS, SELECTORS  # the registries of prune's variants
+
+    backend = config["verify"]["code"]["backend"]
+    if backend not in SANDBOX_BACKENDS:
+        raise ConfigError(f"verify.code.backend={backend!r}: not one of {', '.join(SANDBOX_BACKENDS)}")
 
     prune = config["prune"]
     for key, registry in (("select", SELECTORS), ("allocation", ALLOCATIONS)):

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 
 from tpt import diversity
-from tpt.code.judge import FAILURE_KINDS
-from tpt.verify import SCORINGS  # every scoring a task may fill: the math tasks fill all, code tasks strict
+from tpt.artifacts import FAILURE_KINDS, SCORINGS  # the verdict vocabulary (every scoring a task may fill)
 
 
 def pass_at_k(n, c, k):

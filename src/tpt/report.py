@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
-from tpt.metrics import SCORINGS  # noqa: E402
+from tpt.artifacts import SCORINGS  # noqa: E402
 
 
 def scorings(table):

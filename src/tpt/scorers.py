@@ -1,6 +1,6 @@
 """The built-in answer scorers of a task from config (tpt.tasks.custom): each takes one completion and the gold
 answer string and returns VERDICTS columns: `parsed` (an answer was found), `answer_strict` (that answer: the one
-majority voting compares) and `correct_strict`. The GSM8K scorer fills its three scorings (tpt.verify).
+majority voting compares) and `correct_strict`. The GSM8K scorer fills its three scorings (tpt.gsm8k_scorer).
 
   gsm8k        the first `#### <number>` (strict: the exact gold string; numeric and flexible beside it)
   last_number  the last number in the text, compared as a number (lm-eval's flexible-extract)
@@ -15,19 +15,19 @@ import re
 import string
 import threading
 
-from tpt import verify
+from tpt import gsm8k_scorer
 
 ANSWER_SCORERS = ("gsm8k", "last_number", "exact", "regex", "math_verify")
 
 
 def gsm8k(completion, gold, options):
-    return verify.score(completion, gold)
+    return gsm8k_scorer.score(completion, gold)
 
 
 def last_number(completion, gold, options):
-    numbers = verify.NUMBER.findall(completion)
+    numbers = gsm8k_scorer.NUMBER.findall(completion)
     answer = numbers[-1] if numbers else None
-    value, gold_value = (verify.to_number(answer) if answer else None), verify.to_number(gold)
+    value, gold_value = (gsm8k_scorer.to_number(answer) if answer else None), gsm8k_scorer.to_number(gold)
     return {"parsed": answer is not None, "answer_strict": answer,
             "correct_strict": value is not None and gold_value is not None and value == gold_value}
 

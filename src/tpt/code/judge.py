@@ -13,7 +13,7 @@ A verdict is a dict:
     tests_total   number of tests of the problem
     failure       "" if passed, else the kind of the first failing test (lowest index):
                   "wrong_answer", "time_limit", "memory_limit", "runtime_error", or "no_code"
-                  (no fenced code block in the completion)
+                  (no fenced code block in the completion): tpt.artifacts.FAILURE_KINDS
     failed_test   index of that test (None if passed or no_code)
     detail        a short human-readable hint about the failure ("" if passed)
     wall_s        wall-clock seconds spent judging this sample
@@ -31,7 +31,6 @@ from concurrent.futures import ThreadPoolExecutor, FIRST_COMPLETED, wait
 from tpt.code.compare import compare
 from tpt.code.sandbox import Sandbox
 
-FAILURE_KINDS = ("wrong_answer", "time_limit", "memory_limit", "runtime_error", "no_code")
 DEFAULT_TIME_LIMIT_S = 2.0  # when a problem has none
 DEFAULT_MEMORY_LIMIT = 256 << 20
 MIN_OUTPUT_LIMIT = 1 << 20  # stdout cap per test: max(this, 4 x expected output size)

@@ -15,7 +15,7 @@ import sys
 import time
 
 from tpt.code.judge import extract_program, judge, problem_limits, problem_tests
-from tpt.code.sandbox import Sandbox
+from tpt.code.sandbox import CHOICES, Sandbox
 
 SOLUTIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "selftest_solutions")
 
@@ -112,7 +112,7 @@ def report(rows):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--problems", help="CodeContests jsonl with the problems named in selftest_solutions/")
-    ap.add_argument("--backend", default="auto", help="sandbox backend (default: auto)")
+    ap.add_argument("--backend", default="auto", choices=CHOICES, help="sandbox backend (default: auto)")
     ap.add_argument("--mode", default="fork", choices=["fork", "exec"])
     ap.add_argument("--allow-unsafe", action="store_true", help="run without isolation if no backend works")
     ap.add_argument("--time-factor", type=float, default=1.0)

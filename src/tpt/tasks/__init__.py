@@ -1,8 +1,8 @@
 """Tasks: where problems come from, how a problem becomes a prompt, and how completions are scored.
 
 A task is a module (or an object made from the config, see from_config) with:
-  SCORINGS                                  the scorings it fills (correct_<scoring> columns of VERDICTS); the
-                                            first is its main one, "strict"
+  SCORINGS                                  the scorings it fills (correct_<scoring> columns of VERDICTS), of
+                                            tpt.artifacts.SCORINGS; the first is its main one, "strict"
   load(split, options)                      -> DataFrame with the PROBLEMS columns (split: "train" or "test")
   prompt(question)                          -> the user message sent to the model
   score_all(completions, answers, options)  -> one dict of VERDICTS columns per completion (without the ids,

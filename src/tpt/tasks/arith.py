@@ -12,7 +12,7 @@ import random
 
 import pandas as pd
 
-from tpt.verify import SCORINGS, score_all  # noqa: F401  (the task's scorer: answers are in GSM8K's format)
+from tpt.gsm8k_scorer import SCORINGS, score_all  # noqa: F401  (the task's scorer: answers are in GSM8K's format)
 
 NAMES = ["Mia", "Leo", "Ava", "Sam", "Zoe", "Max", "Ivy", "Ben", "Eva", "Tom", "Amy", "Dan", "Lily", "Omar",
          "Nina", "Raj", "Sara", "Carl", "Rosa", "Finn"]

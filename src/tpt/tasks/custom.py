@@ -22,7 +22,7 @@ import traceback
 
 import pandas as pd
 
-from tpt import scorers, verify
+from tpt import gsm8k_scorer, scorers
 from tpt.code import verify as code_verify
 from tpt.code.judge import extract_program
 from tpt.config import ConfigError
@@ -69,7 +69,7 @@ class CustomTask:
         code = options.get("code") or {}
         self.code_format = code.get("format", "stdin")
         self.CODE = scorer == "code"
-        self.SCORINGS = verify.SCORINGS if scorer == "gsm8k" else ("strict",)
+        self.SCORINGS = gsm8k_scorer.SCORINGS if scorer == "gsm8k" else ("strict",)
         self.template = read_template(options)
         kind = ("user" if self.user_scorer else f"code_{self.code_format}" if self.CODE else scorer)
         answer_format = options.get("answer_format")

@@ -8,7 +8,7 @@ from importlib import resources
 import pandas as pd
 
 from tpt.tasks import read_split
-from tpt.verify import SCORINGS, score_all  # noqa: F401  (the task's scorer: GSM8K-format answers)
+from tpt.gsm8k_scorer import SCORINGS, score_all  # noqa: F401  (the task's scorer: GSM8K-format answers)
 
 # The paper's prompt (Costello et al., 2025, appendix).
 PROMPT = (

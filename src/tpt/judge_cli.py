@@ -6,6 +6,9 @@ a sampling setting before a run). The verdicts are the workflow's VERDICTS artif
 The completions file needs the columns `problem_id` (the task's ids, e.g. "codecontests/test/1575_B. Building an
 Amusement Park" or "mbpp/11", as in the workflow's data/<split>.parquet) and `completion`; `sample_id` and
 `finish_reason` are used when present. A workflow's samples.parquet is such a file.
+
+It lives here, not in tpt.code: the judge library imports nothing above it, while this command needs the tasks
+(their loaders) and the verify driver.
 """
 import argparse
 import sys
@@ -14,8 +17,9 @@ import time
 import pandas as pd
 
 from tpt import artifacts, tasks, verify
-from tpt.tasks import codecontests
+from tpt.code import sandbox
 from tpt.code.sandbox import SandboxUnavailable
+from tpt.tasks import codecontests
 
 
 def load_completions(path):
@@ -46,7 +50,7 @@ def main(argv=None):
                     choices=list(codecontests.TEST_SPLITS), help="codecontests: the tests to run")
     ap.add_argument("--out", help="where to write the verdicts (Parquet); default: only print the summary")
     ap.add_argument("--workers", type=int, default=None, help="tests run at once (default: every core)")
-    ap.add_argument("--backend", default="auto", choices=["auto", "unshare", "userns", "none"])
+    ap.add_argument("--backend", default="auto", choices=sandbox.CHOICES)
     ap.add_argument("--allow-unsafe", action="store_true", help="run WITHOUT isolation if no sandbox works")
     ap.add_argument("--time-factor", type=float, default=1.0, help="multiplies each problem's time limit")
     ap.add_argument("--all-tests", action="store_true",
