@@ -6,6 +6,7 @@ rule problems:
         log_path("problems_{split}"),
     benchmark:
         benchmark_path("problems_{split}")
+    localrule: True
     conda:
         conda_env("light")
     params:

@@ -14,6 +14,7 @@ rule think_metrics:
         benchmark_path("think_metrics", "{round}")
     wildcard_constraints:
         round=r"[1-9]\d*",  # round 0 has no think phase
+    localrule: True
     conda:
         conda_env("light")
     script:

@@ -10,6 +10,7 @@ rule eval_metrics:
         log_path("eval_metrics", "{round}"),
     benchmark:
         benchmark_path("eval_metrics", "{round}")
+    localrule: True
     conda:
         conda_env("light")
     script:

@@ -67,18 +67,6 @@ for _name, _cfg in VARIANTS.items():
     workflow.module(MODULE[_name], snakefile=os.path.join(workflow.basedir, "Snakefile"), config=_cfg)
     workflow.userule(["*"], from_module=MODULE[_name], name_modifier=MODULE[_name] + "_*")(lambda: None)
 
-# A module's `localrules:` names its rules without the variant's prefix: name the prefixed ones local too, so that on
-# a cluster the light steps still run in Snakemake's own process (Snakemake keeps the names in _localrules).
-_names = {r.name for r in workflow.rules}
-workflow.localrules(
-    *[
-        f"{MODULE[n]}_{r}"
-        for n in VARIANTS
-        for r in list(getattr(workflow, "_localrules", []))
-        if f"{MODULE[n]}_{r}" in _names
-    ]
-)
-
 for _name, _path, _owner in experiment.shared(VARIANTS):
     _out, _src = f"{VARIANTS[_name]['results']}/{_path}", f"{VARIANTS[_owner]['results']}/{_path}"
     _rule = re.sub(r"\W", "_", f"share_{_name}_{_path}")  # e.g. share_wise_round_1_think_samples_parquet

@@ -35,6 +35,7 @@ rule gather_samples:
         samples_path(),
     log:
         log_path("gather_{phase}", "{round}"),
+    localrule: True
     run:
         from tpt import sampling
 

@@ -12,6 +12,7 @@ rule prune:
         benchmark_path("prune", "{round}")
     wildcard_constraints:
         round=r"[1-9]\d*",  # round 0 is the base model: nothing to prune or train
+    localrule: True
     conda:
         conda_env("light")
     params:

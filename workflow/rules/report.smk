@@ -30,6 +30,7 @@ rule report:
         log_path("report"),
     benchmark:
         benchmark_path("report")
+    localrule: True
     conda:
         conda_env("light")
     params:
