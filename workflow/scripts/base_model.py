@@ -1,6 +1,6 @@
 from tpt import runlog, tasks, tiny, train
 
-log = runlog.start(snakemake)
+log = runlog.start_rule(snakemake)
 task, builtin = snakemake.params.task, snakemake.params.builtin
 arith = tasks.get("arith")
 warmup = arith.load("warmup", task["arith"])
