@@ -44,18 +44,11 @@ if "experiment" in config:
     include: "workflow/rules/experiment.smk"
 
 
-# Light jobs (a few seconds of pandas) run in Snakemake's own process even on a cluster: a SLURM job per step
-# would cost more in queueing than the work. `verify` stays a job: code tasks run model-written programs there.
-localrules:
-    all,
-    problems,
-    gather_samples,
-    prune,
-    eval_metrics,
-    think_metrics,
-    report,
-
-
+# Light jobs (a few seconds of pandas: all, problems, gather_samples, prune, eval_metrics, think_metrics, report)
+# say `localrule: True`: they run in Snakemake's own process even on a cluster, as a SLURM job per step would cost
+# more in queueing than the work. `verify` stays a job: code tasks run model-written programs there. (The flag is
+# on each rule, not in a `localrules:` list, because an experiment's variants import the rules under new names.)
 rule all:
     input:
         experiment_outputs() if "experiment" in config else report_outputs(),
+    localrule: True

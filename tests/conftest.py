@@ -14,9 +14,8 @@ def tiny_model(tmp_path_factory):
 
     problems = arith.load("warmup", {"seed": 0, "test_problems": 5, "train_problems": 5, "warmup_problems": 200,
                                      "teacher_slip_rate": 0.4})
-    tokenizer = tiny.build_tokenizer(problems["question"] + "\n" + problems["solution"])
-    model = tiny.build_model(tokenizer, hidden_size=64, intermediate_size=128, num_layers=1, num_heads=2,
-                             max_length=128)
+    tokenizer, model = tiny.build(problems, {"hidden_size": 64, "intermediate_size": 128, "num_layers": 1,
+                                             "num_heads": 2, "max_length": 128})
     path = str(tmp_path_factory.mktemp("models") / "tiny")
     train.save_model(model, tokenizer, path)
     return path

@@ -134,6 +134,45 @@ def test_validation_twins_only_evaluate_on_the_dag(tmp_path):
     assert {r for r in jobs.values() if r.endswith("_finetune")} == {"v_ref_finetune", "v_wise_finetune"}
 
 
+# Loads the workflow with Snakemake's API and prints which rules run in Snakemake's own process on a cluster:
+# Workflow.is_local(rule) asks the executor first (every rule is local on the local executor), then reads the rule
+# names that `localrule: True` recorded (Workflow._localrules, which Snakemake keeps no public accessor for).
+_LOCAL_RULES = """
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, OutputSettings, Quietness, ResourceSettings
+snakefile, workdir, *configfiles = sys.argv[1:]
+with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+    wf = api.workflow(ResourceSettings(cores=2), ConfigSettings(configfiles=[Path(c) for c in configfiles]),
+                      snakefile=Path(snakefile), workdir=Path(workdir))._workflow
+    print(json.dumps(sorted(r.name for r in wf.rules if r.name in wf._localrules)))
+"""
+
+
+def test_every_variants_light_rules_run_locally_on_a_cluster(tmp_path):
+    """The light rules (all, problems, gather_samples, prune, eval_metrics, think_metrics, report) run in
+    Snakemake's process on a cluster, in a single run and in every variant of an experiment (imported under the
+    name v_<variant>_<rule>); the others (generate, verify, finetune, ...) are cluster jobs."""
+    import json
+    import subprocess
+    import sys
+
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "experiment": TWO}))
+    run = subprocess.run([sys.executable, "-c", _LOCAL_RULES, os.path.join(REPO, "Snakefile"), str(tmp_path),
+                          os.path.join(REPO, "config.yaml"), str(path)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.path.join(REPO, "src")}, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    local = set(json.loads(run.stdout.strip().splitlines()[-1]))
+    light = {"all", "problems", "gather_samples", "prune", "eval_metrics", "think_metrics", "report"}
+    heavy = {"generate", "verify", "finetune", "base_model", "judge_selftest"}
+    for prefix in ("", "v_ref_", "v_wise_"):
+        assert {prefix + r for r in light} <= local, prefix
+        assert not {prefix + r for r in heavy} & local, prefix
+    assert "experiment_report" in local
+
+
 def test_paired_difference_against_a_direct_computation():
     ref = pd.DataFrame({"problem_id": list("aabbcc"), "correct_strict": [1, 0, 1, 1, 0, 0]}).astype(
         {"correct_strict": bool})

@@ -51,6 +51,33 @@ def test_full_finetune_learns_and_saves_a_loadable_model(tiny_model, tmp_path):
     AutoModelForCausalLM.from_pretrained(out)
 
 
+def _mean_loss(path, rows):
+    """The model's mean loss (completion tokens) on rows."""
+    tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
+    with torch.no_grad():
+        losses = [model(input_ids=torch.tensor([f["input_ids"]]), labels=torch.tensor([f["labels"]])).loss.item()
+                  for f in train.encode(tok, rows, 128)]
+    return sum(losses) / len(losses)
+
+
+def test_the_warm_up_trains_the_base_model_on_the_warm_up_solutions(tiny_model, tmp_path):
+    """tpt.tiny.warm_up, the base_model rule's recipe: full fine-tuning on the warm-up problems' worked solutions
+    (arith prompts), model.builtin's warmup settings over the finetune ones; their loss drops."""
+    from tpt import tiny
+    from tpt.tasks import arith
+
+    warmup = arith.load("warmup", {"seed": 1, "test_problems": 5, "train_problems": 5, "warmup_problems": 16,
+                                   "teacher_slip_rate": 0.4})
+    rows = [{"sample_id": p, "prompt": arith.prompt(q), "completion": s}
+            for p, q, s in zip(warmup["problem_id"], warmup["question"], warmup["solution"])]
+    builtin = {"max_length": 128, "warmup": {"epochs": 3, "learning_rate": 2e-3, "warmup_ratio": 0.05}}
+    out = str(tmp_path / "base")
+    figures, n = tiny.warm_up(tiny_model, out, warmup, builtin, {**CFG, "epochs": 1, "learning_rate": 1e-9},
+                              str(tmp_path / "scratch"))
+    assert n == 16 and figures["steps"] == 3 * 16 // CFG["batch_size"]  # the warm-up's 3 epochs, not finetune's 1
+    assert _mean_loss(out, rows) < _mean_loss(tiny_model, rows) - 0.5  # its learning rate, not finetune's 1e-9
+
+
 class Killed(Exception):
     pass
 

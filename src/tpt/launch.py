@@ -143,7 +143,7 @@ def main(argv):
 
     rank, local_processes = int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_WORLD_SIZE", 1))
     if rank == 0:  # to the log file and the terminal, as the other rules' scripts log
-        log = runlog.start(argparse.Namespace(log=[args.log] if args.log else [], rule="finetune"))
+        log = runlog.start(args.log, "finetune")
     else:  # the other processes say only what goes wrong
         logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s rank {rank} %(name)s: %(message)s")
         log = logging.getLogger("tpt.finetune")

@@ -1,4 +1,5 @@
-"""Logging for rule scripts: to the rule's log file and to the terminal.
+"""Logging for jobs (rule scripts, and the fine-tune's `python -m tpt.launch`): to the job's log file and to the
+terminal.
 
 The log file is where Snakemake (and a SLURM user) points when a job fails, so `start` also routes an uncaught
 exception there: the job's log ends with the error and its traceback, whatever the stage.
@@ -8,18 +9,25 @@ import os
 import sys
 
 
-def start(snakemake):
-    """Route `logging` (ours and the libraries') to the rule's log file and stderr; return our logger. An
-    exception that ends the job is logged, with its traceback, to the same places."""
+def start(log_path, name="job"):
+    """Route `logging` (ours and the libraries') to the file log_path (None: the terminal only) and stderr; return
+    our logger, tpt.<name>. An exception that ends the program is logged, with its traceback, to the same places."""
+    if hasattr(log_path, "rule"):  # a rule script's `snakemake` object, as start_rule takes (older scripts pass it)
+        return start_rule(log_path)
     handlers = [logging.StreamHandler(sys.stderr)]
-    if snakemake.log:
-        os.makedirs(os.path.dirname(os.path.abspath(snakemake.log[0])), exist_ok=True)
-        handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))
+    if log_path:
+        os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", handlers=handlers,
                         force=True)
-    log = logging.getLogger(f"tpt.{snakemake.rule}")
+    log = logging.getLogger(f"tpt.{name}")
     log_uncaught_exceptions(log)
     return log
+
+
+def start_rule(snakemake):
+    """start() for a rule script: the rule's log file (if it has one) and its name."""
+    return start(snakemake.log[0] if snakemake.log else None, snakemake.rule)
 
 
 def log_uncaught_exceptions(log):

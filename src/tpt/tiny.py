@@ -42,3 +42,29 @@ def build_model(tokenizer, hidden_size=128, intermediate_size=512, num_layers=4,
         max_position_embeddings=max_length, tie_word_embeddings=True,
         pad_token_id=tokenizer.pad_token_id, bos_token_id=None, eos_token_id=tokenizer.eos_token_id)
     return LlamaForCausalLM(config)
+
+
+# The base model of the built-in task (rule base_model; the tests' tiny_model fixture builds the untrained one).
+
+def build(warmup, sizes, seed=0):
+    """The tokenizer and the untrained model of the built-in task: the tokenizer learns the words of the warm-up
+    problems (questions and solutions), the model has the sizes of the config's model.builtin (hidden_size,
+    intermediate_size, num_layers, num_heads, max_length). Returns (tokenizer, model)."""
+    tokenizer = build_tokenizer(warmup["question"] + "\n" + warmup["solution"])
+    model = build_model(tokenizer, sizes["hidden_size"], sizes["intermediate_size"], sizes["num_layers"],
+                        sizes["num_heads"], sizes["max_length"], seed=seed)
+    return tokenizer, model
+
+
+def warm_up(init_model, out_dir, warmup, builtin, finetune_cfg, scratch_dir, threads=None):
+    """Fine-tune the untrained model (a folder) on the warm-up problems' worked solutions (the sloppy teacher's),
+    so that the base model half knows the task, and save it at out_dir. builtin is the config's model.builtin (its
+    `warmup` section overrides the finetune settings), finetune_cfg the config's finetune. Returns the training
+    figures (tpt.train.finetune) and the number of examples."""
+    from tpt import train
+    from tpt.tasks import arith
+
+    rows = [{"sample_id": pid, "prompt": arith.prompt(q), "completion": s}
+            for pid, q, s in zip(warmup["problem_id"], warmup["question"], warmup["solution"])]
+    cfg = {**finetune_cfg, **builtin["warmup"], "method": "full", "max_length": builtin["max_length"]}
+    return train.finetune(init_model, out_dir, rows, [], cfg, scratch_dir, threads=threads), len(rows)

@@ -16,7 +16,6 @@ check(config)
 R = config["results"]
 BUILTIN = config["model"]["base"] == "builtin"
 CODE_TASK = tasks.is_code(tasks.from_config(config["task"]))  # scored by running programs: the judge self-tests first
-JUDGE_SELFTEST = f"{R}/judge/selftest.txt"
 SPLIT = {"think": "train", "eval": "test"}  # which problems each generation phase samples
 
 
@@ -73,17 +72,87 @@ def job_resources(rule):
     return out
 
 
-def problems_path(split):
-    return f"{R}/data/{split}.parquet"
+# ---- Paths. Every file a run writes is named here, once. A helper's round, phase, split or shard defaults to the
+# wildcard of that name ("{round}"...), so a rule's output is e.g. samples_path() and an input of round 2's eval is
+# samples_path(2, "eval"). `results` is the run's results folder; an experiment passes a variant's.
 
 
-def problem_checks_path(split):
+def problems_path(split="{split}", results=R):
+    return f"{results}/data/{split}.parquet"
+
+
+def problem_checks_path(split="{split}", results=R):
     """What the known solutions of a split's problems did in the judge (task.validate; empty if off)."""
-    return f"{R}/data/{split}_checks.parquet"
+    return f"{results}/data/{split}_checks.parquet"
 
 
-def model_dir(round_):
-    return f"{R}/models/round_{round_}"
+def model_dir(round_="{round}", results=R):
+    """The model of a round (HF format); round 0's is the built-in task's base model."""
+    return f"{results}/models/round_{round_}"
+
+
+def shard_path(round_="{round}", phase="{phase}", shard="{shard}", results=R):
+    """One generate job's samples: a shard of a phase's problems."""
+    return f"{results}/round_{round_}/{phase}/shards/samples_{shard}.parquet"
+
+
+def samples_path(round_="{round}", phase="{phase}", results=R):
+    """A phase's samples (SAMPLES), joined from its shards."""
+    return f"{results}/round_{round_}/{phase}/samples.parquet"
+
+
+def verdicts_path(round_="{round}", phase="{phase}", results=R):
+    return f"{results}/round_{round_}/{phase}/verdicts.parquet"
+
+
+def metrics_path(round_="{round}", phase="{phase}", results=R):
+    """eval: the round's METRICS on the test problems; think: the think metrics on the train problems."""
+    return f"{results}/round_{round_}/{phase}/metrics.parquet"
+
+
+def sft_path(round_="{round}", part="train", results=R):
+    """The round's pruned training set (SFT); part "val" is the held-out validation set."""
+    return f"{results}/round_{round_}/prune/sft_{part}.parquet"
+
+
+def training_curve_path(round_="{round}", results=R):
+    """The fine-tune's losses (TRAINING_CURVE), beside its log."""
+    return f"{results}/logs/round_{round_}/finetune_loss.parquet"
+
+
+def scratch_dir(name, results=R):
+    """Checkpoints of a training job (outside its declared output, which Snakemake deletes before a rerun)."""
+    return f"{results}/scratch/{name}"
+
+
+def report_path(name, results=R):
+    return f"{results}/report/{name}"
+
+
+def model_card_path(round_, results=R):
+    """The report's model card of a round: the model's README.md with the round's metrics."""
+    return report_path(f"model_cards/round_{round_}.md", results)
+
+
+def experiment_path(experiment, name):
+    """A file of an experiment itself (its comparison, its log), beside its variants' folders."""
+    return f"{R}/{experiment}/{name}"
+
+
+def log_path(name, round_=None):
+    """A job's log: <results>/logs/<name>.log, or logs/round_<r>/<name>.log for a job of a round."""
+    return f"{R}/logs/{name}.log" if round_ is None else f"{R}/logs/round_{round_}/{name}.log"
+
+
+BENCHMARKS = f"{R}/benchmarks"  # every job's benchmark: file (wall and CPU time, memory), read by the report
+
+
+def benchmark_path(name, round_=None):
+    """A job's benchmark file, named like its log."""
+    return f"{BENCHMARKS}/{name}.tsv" if round_ is None else f"{BENCHMARKS}/round_{round_}/{name}.tsv"
+
+
+JUDGE_SELFTEST = f"{R}/judge/selftest.txt"  # code tasks: the judge's self-test passed (rule judge_selftest)
 
 
 def model_of(round_):
@@ -115,7 +184,7 @@ def finetune_init(wildcards):
 def earlier_sft(wildcards):
     """prune.accumulate: the previous round's training set (which holds the rounds before it), from round 2 on."""
     round_ = int(wildcards.round)
-    return [f"{R}/round_{round_ - 1}/prune/sft_train.parquet"] if config["prune"]["accumulate"] and round_ > 1 else []
+    return [sft_path(round_ - 1)] if config["prune"]["accumulate"] and round_ > 1 else []
 
 
 def interpolate_with(wildcards):
@@ -140,19 +209,19 @@ def model_card_info(round_):
     return json.dumps(keys, sort_keys=True)
 
 
+REPORT_FILES = [  # the report's files that `all` asks for (the report rule's outputs, less the model cards)
+    "summary.parquet",
+    "summary.md",
+    "pass1.png",
+    "passk.png",
+    "solve_rate.png",
+    "diversity.parquet",
+    "training_loss.png",
+    "cost.parquet",
+    "cost.html",
+    "cost.png",
+]
+
+
 def report_outputs():
-    return [
-        f"{R}/report/{name}"
-        for name in (
-            "summary.parquet",
-            "summary.md",
-            "pass1.png",
-            "passk.png",
-            "solve_rate.png",
-            "diversity.parquet",
-            "training_loss.png",
-            "cost.parquet",
-            "cost.html",
-            "cost.png",
-        )
-    ]
+    return [report_path(name) for name in REPORT_FILES]

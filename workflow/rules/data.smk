@@ -1,11 +1,12 @@
 rule problems:
     output:
-        problems=problems_path("{split}"),
-        checks=problem_checks_path("{split}"),
+        problems=problems_path(),
+        checks=problem_checks_path(),
     log:
-        f"{R}/logs/problems_{{split}}.log",
+        log_path("problems_{split}"),
     benchmark:
-        f"{R}/benchmarks/problems_{{split}}.tsv"
+        benchmark_path("problems_{split}")
+    localrule: True
     conda:
         conda_env("light")
     params:

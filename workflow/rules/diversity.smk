@@ -3,17 +3,18 @@
 # them: the rounds do not wait for this rule.
 rule think_metrics:
     input:
-        samples=f"{R}/round_{{round}}/think/samples.parquet",
-        verdicts=f"{R}/round_{{round}}/think/verdicts.parquet",
-        sft=f"{R}/round_{{round}}/prune/sft_train.parquet",
+        samples=samples_path(phase="think"),
+        verdicts=verdicts_path(phase="think"),
+        sft=sft_path(),
     output:
-        f"{R}/round_{{round}}/think/metrics.parquet",
+        metrics_path(phase="think"),
     log:
-        f"{R}/logs/round_{{round}}/think_metrics.log",
+        log_path("think_metrics", "{round}"),
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/think_metrics.tsv"
+        benchmark_path("think_metrics", "{round}")
     wildcard_constraints:
         round=r"[1-9]\d*",  # round 0 has no think phase
+    localrule: True
     conda:
         conda_env("light")
     script:

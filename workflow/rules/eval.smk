@@ -2,14 +2,15 @@
 # their verdicts into the round's metrics.
 rule eval_metrics:
     input:
-        samples=f"{R}/round_{{round}}/eval/samples.parquet",
-        verdicts=f"{R}/round_{{round}}/eval/verdicts.parquet",
+        samples=samples_path(phase="eval"),
+        verdicts=verdicts_path(phase="eval"),
     output:
-        f"{R}/round_{{round}}/eval/metrics.parquet",
+        metrics_path(phase="eval"),
     log:
-        f"{R}/logs/round_{{round}}/eval_metrics.log",
+        log_path("eval_metrics", "{round}"),
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/eval_metrics.tsv"
+        benchmark_path("eval_metrics", "{round}")
+    localrule: True
     conda:
         conda_env("light")
     script:

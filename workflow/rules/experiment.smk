@@ -12,46 +12,45 @@ from tpt import experiment
 EXPERIMENT, REFERENCE, VARIANTS = experiment.expand(
     config, lambda cfg: validate(cfg, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
 )
-EXPERIMENT_DIR = f"{config['results']}/{EXPERIMENT}"
 MODULE = {name: experiment.identifier(name) for name in VARIANTS}  # module and rule-name prefix
 
 
-def variant_paths(name, path, rounds=None):
-    """A variant's artifact, per round when `path` has {round}."""
-    cfg = VARIANTS[name]
-    if rounds is None:
-        return f"{cfg['results']}/{path}"
-    return [f"{cfg['results']}/{path.format(round=r)}" for r in rounds]
-
-
-def every_round(path, first=0):
-    """`path` (with {round}) of every round of every variant."""
-    return [p for n, c in VARIANTS.items() for p in variant_paths(n, path, range(first, c["rounds"] + 1))]
+def every_round(path, first=0, **kwargs):
+    """path(round, results=...) (a helper of common.smk) of every round of every variant."""
+    return [path(r, results=c["results"], **kwargs) for c in VARIANTS.values() for r in range(first, c["rounds"] + 1)]
 
 
 def experiment_outputs():
     """What `snakemake` builds for an experiment: every variant's report and the comparison."""
-    return [variant_paths(name, "report/summary.md") for name in VARIANTS] + [f"{EXPERIMENT_DIR}/comparison/table.md"]
+    return [report_path("summary.md", c["results"]) for c in VARIANTS.values()] + [
+        experiment_path(EXPERIMENT, "comparison/table.md")
+    ]
 
 
 rule experiment_report:
     input:
-        eval=every_round("round_{round}/eval/metrics.parquet"),
-        think=every_round("round_{round}/think/metrics.parquet", first=1),
-        verdicts=every_round("round_{round}/eval/verdicts.parquet"),
+        eval=every_round(metrics_path, phase="eval"),
+        think=every_round(metrics_path, first=1, phase="think"),
+        verdicts=every_round(verdicts_path, phase="eval"),
     output:
-        table=f"{EXPERIMENT_DIR}/comparison/table.parquet",
+        table=experiment_path(EXPERIMENT, "comparison/table.parquet"),
         markdown=report(
-            f"{EXPERIMENT_DIR}/comparison/table.md", caption="../report/experiment.rst", category="Experiment"
+            experiment_path(EXPERIMENT, "comparison/table.md"),
+            caption="../report/experiment.rst",
+            category="Experiment",
         ),
         pass1=report(
-            f"{EXPERIMENT_DIR}/comparison/pass1.png", caption="../report/experiment.rst", category="Experiment"
+            experiment_path(EXPERIMENT, "comparison/pass1.png"),
+            caption="../report/experiment.rst",
+            category="Experiment",
         ),
         passk=report(
-            f"{EXPERIMENT_DIR}/comparison/passk.png", caption="../report/experiment.rst", category="Experiment"
+            experiment_path(EXPERIMENT, "comparison/passk.png"),
+            caption="../report/experiment.rst",
+            category="Experiment",
         ),
     log:
-        f"{EXPERIMENT_DIR}/logs/experiment_report.log",
+        experiment_path(EXPERIMENT, "logs/experiment_report.log"),
     localrule: True
     conda:
         conda_env("light")
@@ -69,20 +68,8 @@ for _name, _cfg in VARIANTS.items():
     workflow.module(MODULE[_name], snakefile=os.path.join(workflow.basedir, "Snakefile"), config=_cfg)
     workflow.userule(["*"], from_module=MODULE[_name], name_modifier=MODULE[_name] + "_*")(lambda: None)
 
-# A module's `localrules:` names its rules without the variant's prefix: name the prefixed ones local too, so that on
-# a cluster the light steps still run in Snakemake's own process (Snakemake keeps the names in _localrules).
-_names = {r.name for r in workflow.rules}
-workflow.localrules(
-    *[
-        f"{MODULE[n]}_{r}"
-        for n in VARIANTS
-        for r in list(getattr(workflow, "_localrules", []))
-        if f"{MODULE[n]}_{r}" in _names
-    ]
-)
-
 for _name, _path, _owner in experiment.shared(VARIANTS):
-    _out, _src = variant_paths(_name, _path), variant_paths(_owner, _path)
+    _out, _src = f"{VARIANTS[_name]['results']}/{_path}", f"{VARIANTS[_owner]['results']}/{_path}"
     _rule = re.sub(r"\W", "_", f"share_{_name}_{_path}")  # e.g. share_wise_round_1_think_samples_parquet
 
     rule:

@@ -10,17 +10,17 @@ from tpt import launch
 # before rerunning its rule): a killed fine-tune resumes from its newest checkpoint.
 rule finetune:
     input:
-        train=f"{R}/round_{{round}}/prune/sft_train.parquet",
-        val=f"{R}/round_{{round}}/prune/sft_val.parquet",
+        train=sft_path(part="train"),
+        val=sft_path(part="val"),
         model=lambda w: model_input(finetune_init(w)),
         mix=lambda w: model_input(interpolate_with(w)) if WISE else [],
     output:
-        model=directory(f"{R}/models/round_{{round}}"),
-        curve=f"{R}/logs/round_{{round}}/finetune_loss.parquet",  # the training curve, beside the log
+        model=directory(model_dir()),
+        curve=training_curve_path(),
     log:
-        f"{R}/logs/round_{{round}}/finetune.log",
+        log_path("finetune", "{round}"),
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/finetune.tsv"
+        benchmark_path("finetune", "{round}")
     wildcard_constraints:
         round=r"[1-9]\d*",  # round 0 is the base model: nothing to prune or train
     conda:
@@ -31,7 +31,7 @@ rule finetune:
     params:
         model=lambda w: model_of(finetune_init(w)),
         finetune=json.dumps(config["finetune"], sort_keys=True),
-        scratch=f"{R}/scratch/finetune/round_{{round}}",
+        scratch=scratch_dir("finetune/round_{round}"),
         mix=lambda w: model_of(interpolate_with(w)),
         card=lambda w: model_card_info(w.round),  # what the model's README.md says of the run (tpt.card)
     shell:

@@ -7,11 +7,11 @@ rule generate:
         problems=lambda w: problems_path(SPLIT[w.phase]),
         model=lambda w: model_input(generation_model(w)),
     output:
-        f"{R}/round_{{round}}/{{phase}}/shards/samples_{{shard}}.parquet",
+        shard_path(),
     log:
-        f"{R}/logs/round_{{round}}/generate_{{phase}}_{{shard}}.log",
+        log_path("generate_{phase}_{shard}", "{round}"),
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/generate_{{phase}}_{{shard}}.tsv"
+        benchmark_path("generate_{phase}_{shard}", "{round}")
     conda:
         conda_env("sample", "generate")
     threads: config["threads"]["generate"]
@@ -30,13 +30,12 @@ rule generate:
 # Runs in Snakemake's own process (a local rule with a `run:` block): joining Parquet files needs no job.
 rule gather_samples:
     input:
-        lambda w: expand(
-            f"{R}/round_{w.round}/{w.phase}/shards/samples_{{shard}}.parquet", shard=range(config[w.phase]["shards"])
-        ),
+        lambda w: [shard_path(w.round, w.phase, s) for s in range(config[w.phase]["shards"])],
     output:
-        f"{R}/round_{{round}}/{{phase}}/samples.parquet",
+        samples_path(),
     log:
-        f"{R}/logs/round_{{round}}/gather_{{phase}}.log",
+        log_path("gather_{phase}", "{round}"),
+    localrule: True
     run:
         from tpt import sampling
 

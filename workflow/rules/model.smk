@@ -4,9 +4,9 @@ rule base_model:
     output:
         directory(model_dir(0)),
     log:
-        f"{R}/logs/base_model.log",
+        log_path("base_model"),
     benchmark:
-        f"{R}/benchmarks/base_model.tsv"
+        benchmark_path("base_model")
     conda:
         conda_env("train", "base_model")
     threads: config["threads"]["base_model"]
@@ -16,6 +16,6 @@ rule base_model:
         task=config["task"],
         builtin=config["model"]["builtin"],
         finetune=config["finetune"],
-        scratch=f"{R}/scratch/base_model",
+        scratch=scratch_dir("base_model"),
     script:
         "../scripts/base_model.py"

@@ -1,17 +1,18 @@
 rule prune:
     input:
-        samples=f"{R}/round_{{round}}/think/samples.parquet",
-        verdicts=f"{R}/round_{{round}}/think/verdicts.parquet",
+        samples=samples_path(phase="think"),
+        verdicts=verdicts_path(phase="think"),
         earlier=earlier_sft,  # prune.accumulate: the previous round's training set joins this one's
     output:
-        train=f"{R}/round_{{round}}/prune/sft_train.parquet",
-        val=f"{R}/round_{{round}}/prune/sft_val.parquet",
+        train=sft_path(part="train"),
+        val=sft_path(part="val"),
     log:
-        f"{R}/logs/round_{{round}}/prune.log",
+        log_path("prune", "{round}"),
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/prune.tsv"
+        benchmark_path("prune", "{round}")
     wildcard_constraints:
         round=r"[1-9]\d*",  # round 0 is the base model: nothing to prune or train
+    localrule: True
     conda:
         conda_env("light")
     params:

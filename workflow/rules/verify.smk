@@ -2,15 +2,15 @@
 # problem's tests in the sandbox, threads.verify tests at once).
 rule verify:
     input:
-        samples=f"{R}/round_{{round}}/{{phase}}/samples.parquet",
+        samples=samples_path(),
         problems=lambda w: problems_path(SPLIT[w.phase]),
         selftest=[JUDGE_SELFTEST] if CODE_TASK else [],
     output:
-        f"{R}/round_{{round}}/{{phase}}/verdicts.parquet",
+        verdicts_path(),
     log:
-        f"{R}/logs/round_{{round}}/verify_{{phase}}.log",
+        log_path("verify_{phase}", "{round}"),
     benchmark:
-        f"{R}/benchmarks/round_{{round}}/verify_{{phase}}.tsv"
+        benchmark_path("verify_{phase}", "{round}")
     conda:
         conda_env("judge")
     threads: config["threads"]["verify"]
@@ -27,9 +27,9 @@ rule judge_selftest:
     output:
         JUDGE_SELFTEST,
     log:
-        f"{R}/logs/judge_selftest.log",
+        log_path("judge_selftest"),
     benchmark:
-        f"{R}/benchmarks/judge_selftest.tsv"
+        benchmark_path("judge_selftest")
     conda:
         conda_env("judge")
     params:

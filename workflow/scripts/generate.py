@@ -1,6 +1,6 @@
 from tpt import artifacts, runlog, sampling, tasks
 
-log = runlog.start(snakemake)
+log = runlog.start_rule(snakemake)
 w, p = snakemake.wildcards, snakemake.params
 round_, settings = int(w.round), p.settings
 problems = artifacts.read(snakemake.input.problems, artifacts.PROBLEMS)

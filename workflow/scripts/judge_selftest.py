@@ -2,7 +2,7 @@ from tpt import artifacts, runlog
 from tpt.code.sandbox import Sandbox
 from tpt.code.selftest import report, run_selftest
 
-log = runlog.start(snakemake)
+log = runlog.start_rule(snakemake)
 code = snakemake.params.code
 with Sandbox(backend=code["backend"], allow_unsafe=code["allow_unsafe"]) as sandbox:
     ok, rows = run_selftest(sandbox=sandbox, time_factor=code["time_factor"], verbose=False)

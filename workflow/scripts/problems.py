@@ -1,7 +1,7 @@
 from tpt import artifacts, runlog, tasks
 from tpt.code.validate import summary
 
-log = runlog.start(snakemake)
+log = runlog.start_rule(snakemake)
 task = snakemake.params.task
 split = snakemake.wildcards.split
 module, options = tasks.from_config(task), tasks.options_of(task)

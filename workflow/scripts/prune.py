@@ -1,6 +1,6 @@
 from tpt import artifacts, prune, runlog
 
-log = runlog.start(snakemake)
+log = runlog.start_rule(snakemake)
 samples = artifacts.read(snakemake.input.samples, artifacts.SAMPLES)
 verdicts = artifacts.read(snakemake.input.verdicts, artifacts.VERDICTS)
 earlier = artifacts.read(snakemake.input.earlier[0], artifacts.SFT) if snakemake.input.earlier else None

@@ -3,7 +3,7 @@ import pandas as pd
 from tpt import artifacts, card, cost, metrics, report, runlog
 from tpt.code import validate
 
-log = runlog.start(snakemake)
+log = runlog.start_rule(snakemake)
 out = snakemake.output
 all_metrics = pd.concat([artifacts.read(p, artifacts.METRICS) for p in snakemake.input.metrics])
 table = report.summary(all_metrics)

@@ -1,6 +1,6 @@
 from tpt import artifacts, diversity, runlog
 
-log = runlog.start(snakemake)
+log = runlog.start_rule(snakemake)
 samples = artifacts.read(snakemake.input.samples, artifacts.SAMPLES)
 verdicts = artifacts.read(snakemake.input.verdicts, artifacts.VERDICTS)
 sft = artifacts.read(snakemake.input.sft, artifacts.SFT)

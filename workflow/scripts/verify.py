@@ -1,6 +1,6 @@
 from tpt import artifacts, runlog, tasks, verify
 
-log = runlog.start(snakemake)
+log = runlog.start_rule(snakemake)
 samples = artifacts.read(snakemake.input.samples, artifacts.SAMPLES)
 problems = artifacts.read(snakemake.input.problems, artifacts.PROBLEMS)
 options = {**snakemake.params.verify, "workers": snakemake.threads}
