@@ -12,8 +12,6 @@ import sys
 def start(log_path, name="job"):
     """Route `logging` (ours and the libraries') to the file log_path (None: the terminal only) and stderr; return
     our logger, tpt.<name>. An exception that ends the program is logged, with its traceback, to the same places."""
-    if hasattr(log_path, "rule"):  # a rule script's `snakemake` object, as start_rule takes (older scripts pass it)
-        return start_rule(log_path)
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_path:
         os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)

@@ -2,7 +2,7 @@ import pandas as pd
 
 from tpt import artifacts, compare, runlog
 
-log = runlog.start(snakemake)
+log = runlog.start_rule(snakemake)
 p, out = snakemake.params, snakemake.output
 results = {name: v["results"] for name, v in p.variants.items()}
 owners = {(variant, path): owner for variant, path, owner in p.owners}
