@@ -1,4 +1,5 @@
 import os
+import subprocess
 
 import pytest
 
@@ -19,3 +20,27 @@ def tiny_model(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("models") / "tiny")
     train.save_model(model, tokenizer, path)
     return path
+
+
+# The real single-node SLURM cluster of tests/test_slurm*.py (opt-in: helpers.SLURM_TESTS)
+CLUSTER = os.path.join(os.path.dirname(__file__), "slurm", "cluster.sh")
+
+
+def _cluster(action):
+    """Run `cluster.sh action`; return an error message, or None when it worked."""
+    run = subprocess.run(["bash", CLUSTER, action], capture_output=True, text=True, timeout=600)
+    if run.returncode != 0:
+        return f"cluster.sh {action} failed (rc {run.returncode}):\n{run.stderr[-3000:]}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    error = _cluster("up")
+    if error:
+        _cluster("down")  # a half-started cluster must not outlive the test
+        pytest.fail(error)
+    yield
+    if os.environ.get("TPT_SLURM_KEEP_CLUSTER") != "1":
+        error = _cluster("down")
+        assert error is None, error

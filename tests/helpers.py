@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,3 +64,26 @@ def kill_snakemake_when(workdir, config, ready, what, *args):
     assert ready(), f"the run never got to the point of the kill: {what}"
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
+
+
+def sample_requests(n=3):
+    """Eval requests for two arith test problems, n samples each (round 2, seed 7)."""
+    import pandas as pd
+
+    from tpt import sampling
+
+    problems = pd.DataFrame({"problem_id": ["arith/test/0", "arith/test/1"],
+                             "question": ["Mia has 5 apples. She finds 3 more apples. How many apples does Mia "
+                                          "have now?", "Leo has 9 cards. How many cards does Leo have now?"]})
+    return sampling.make_requests(problems, lambda q: q, "eval", 2, n, seed=7)
+
+
+# The real-SLURM tests (test_slurm*.py) are opt-in: they install Debian packages and start daemons as root
+# (tests/slurm/cluster.sh); the `slurm_cluster` fixture in conftest.py starts and stops the cluster.
+SLURM_TESTS = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.environ.get("TPT_SLURM_TESTS") != "1",
+                       reason="SLURM test is opt-in: set TPT_SLURM_TESTS=1 (installs packages, starts daemons)"),
+    pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                       reason="SLURM test needs root (apt-get, /etc/slurm, daemons)"),
+]

@@ -1,14 +1,8 @@
 import pandas as pd
 import pytest
 
+from helpers import sample_requests as _requests
 from tpt import sampling
-
-
-def _requests(n=3):
-    problems = pd.DataFrame({"problem_id": ["arith/test/0", "arith/test/1"],
-                             "question": ["Mia has 5 apples. She finds 3 more apples. How many apples does Mia "
-                                          "have now?", "Leo has 9 cards. How many cards does Leo have now?"]})
-    return sampling.make_requests(problems, lambda q: q, "eval", 2, n, seed=7)
 
 
 def test_seeds_are_stable_per_sample_and_differ_between_samples():

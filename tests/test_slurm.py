@@ -14,37 +14,9 @@ import sys
 
 import pytest
 
-from helpers import REPO, TINY, snakemake
+from helpers import REPO, SLURM_TESTS, TINY, snakemake
 
-CLUSTER = os.path.join(REPO, "tests", "slurm", "cluster.sh")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("TPT_SLURM_TESTS") != "1",
-                       reason="SLURM test is opt-in: set TPT_SLURM_TESTS=1 (installs packages, starts daemons)"),
-    pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
-                       reason="SLURM test needs root (apt-get, /etc/slurm, daemons)"),
-]
-
-
-def _cluster(action):
-    """Run `cluster.sh action`; return an error message, or None when it worked."""
-    run = subprocess.run(["bash", CLUSTER, action], capture_output=True, text=True, timeout=600)
-    if run.returncode != 0:
-        return f"cluster.sh {action} failed (rc {run.returncode}):\n{run.stderr[-3000:]}"
-    return None
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster():
-    error = _cluster("up")
-    if error:
-        _cluster("down")  # a half-started cluster must not outlive the test
-        pytest.fail(error)
-    yield
-    if os.environ.get("TPT_SLURM_KEEP_CLUSTER") != "1":
-        error = _cluster("down")
-        assert error is None, error
+pytestmark = SLURM_TESTS
 
 
 def _sacct(since):

@@ -6,8 +6,9 @@ import subprocess
 import sys
 import time
 
-from helpers import REPO, TINY, _merge, command, kill_snakemake_when
-from test_slurm import pytestmark, slurm_cluster  # noqa: F401  (the cluster fixture and the opt-in marks)
+from helpers import REPO, SLURM_TESTS, TINY, _merge, command, kill_snakemake_when
+
+pytestmark = SLURM_TESTS
 
 SLURM_ARGS = ["--profile", os.path.join(REPO, "profiles", "slurm"),
               # a tiny workflow: poll fast, no network filesystem to wait for; squeue notices an external scancel

@@ -14,7 +14,7 @@ from tpt.sampling.vllm import cpu_binding
 SAMPLE = """
 import json, sys
 sys.path.insert(0, {tests!r})
-from test_sampling import _requests
+from helpers import sample_requests as _requests
 from tpt import sampling
 
 cfg = {{"backend": "vllm", "dtype": None, "max_model_len": None,
