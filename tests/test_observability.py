@@ -310,3 +310,19 @@ def test_reading_some_columns_of_an_artifact_still_checks_all_of_them(tmp_path):
     assert got.columns.tolist() == ["metric", "value"] and got["value"].tolist() == [0.5]
     with pytest.raises(ValueError, match="does not have the expected columns"):
         artifacts.read(str(tmp_path / "m.parquet"), artifacts.SFT, ["sample_id"])
+
+
+def test_the_cost_of_a_round_that_trains_on_earlier_rounds_examples_too():
+    """prune.accumulate: round 2 trains on its own example and one of round 1's; the prompt tokens of both count."""
+    from tpt import cost
+
+    bench = pd.DataFrame({"round": [1, 2], "stage": ["finetune", "finetune"], "wall_s": [3.0, 4.0],
+                          "cpu_s": [3.0, 4.0], "peak_rss_mb": [100.0, 100.0]})
+    think = {r: pd.DataFrame({"sample_id": [f"think/r{r}/a/0"], "prompt_tokens": [10 * r],
+                              "completion_tokens": [r]}) for r in (1, 2)}
+    sft = {1: pd.DataFrame({"sample_id": ["think/r1/a/0"], "completion": ["x"]}),
+           2: pd.DataFrame({"sample_id": ["think/r2/a/0", "think/r1/a/0"], "completion": ["y", "x"]})}
+    trained = {1: (sft[1], think[1], 2, None), 2: (sft[2], pd.concat([think[1], think[2]]), 2, None)}
+    table = cost.cost_table(bench, {}, {}, trained).set_index("round")
+    assert table.loc[1, "train_tokens"] == 2 * (10 + 1 + 1)
+    assert table.loc[2, "train_examples"] == 2 and table.loc[2, "train_tokens"] == 2 * ((20 + 2 + 1) + (10 + 1 + 1))

@@ -46,7 +46,8 @@ def cost_table(benchmarks, resources, generated, trained):
 
     benchmarks: read_benchmarks' rows; resources: the config's resources section; generated: {(round, phase):
     SAMPLES frame} (their token counts are summed onto generate_<phase>); trained: {round: (SFT train frame,
-    think SAMPLES frame, epochs, tokenizer)}: examples trained, and tokens trained = epochs x (prompt +
+    the think SAMPLES its examples come from: this round's and, with prune.accumulate, earlier rounds', epochs,
+    tokenizer)}: examples trained, and tokens trained = epochs x (prompt +
     completion + EOS) tokens of each example: the prompt's as sampled, the completion's by `tokenizer`
     (load_tokenizer; None: as sampled)."""
     b = benchmarks.copy()

@@ -23,7 +23,9 @@ think = {r: artifacts.read(path, artifacts.SAMPLES, counts) for r, path in zip(r
 generated = {**{(r, "think"): s for r, s in think.items()},
              **{(r, "eval"): artifacts.read(path, artifacts.SAMPLES, counts) for r, path in zip(rounds,
                                                                                                snakemake.input.eval)}}
-trained = {r: (artifacts.read(path, artifacts.SFT), think[r], p.epochs, cost.load_tokenizer(model))
+# a round's examples come from its own think samples and, with prune.accumulate, from earlier rounds' too
+trained = {r: (artifacts.read(path, artifacts.SFT), pd.concat([think[q] for q in rounds[1:] if q <= r]), p.epochs,
+               cost.load_tokenizer(model))
            for r, path, model in zip(rounds[1:], snakemake.input.sft, snakemake.input.models)}
 costs = cost.cost_table(cost.read_benchmarks(p.benchmarks), p.resources, generated, trained)
 artifacts.write(costs, out.cost, artifacts.COST)
