@@ -195,7 +195,7 @@ def stage_keys(cfg):
     data = _key("data", learn, judged)
     keys["data/train.parquet"] = keys["data/train_checks.parquet"] = data
     keys["data/test.parquet"] = keys["data/test_checks.parquet"] = _key("data", task, judged)
-    verify = [cfg["verify"], learn]
+    judge_think = [cfg["verify"], learn]  # what think verification reads (eval's reads the whole task)
     if tasks.is_code(tasks.from_config(task)):
         keys["judge/selftest.txt"] = _key("selftest", cfg["verify"]["code"])
     if cfg["model"]["base"] == "builtin":
@@ -219,7 +219,7 @@ def stage_keys(cfg):
         think = _without(cfg["think"], "shards", "temperatures", "temperature")
         s = _key("think", r, models[r - 1], think, round_temperature(cfg["think"], r), sampling, learn, seed)
         keys[f"round_{r}/think/samples.parquet"] = s
-        keys[f"round_{r}/think/verdicts.parquet"] = v = _key("verify", s, verify)
+        keys[f"round_{r}/think/verdicts.parquet"] = v = _key("verify", s, judge_think)
         pooled = cfg["prune"]["accumulate"] and r > 1  # round 1 has no earlier rounds to pool
         sft = _key("prune", r, v, _without(cfg["prune"], "accumulate", "accumulate_cap"),
                    (sft, cfg["prune"]["accumulate_cap"]) if pooled else None)
