@@ -34,9 +34,16 @@ snakemake = [os.path.join(os.path.dirname(sys.executable), "snakemake"), "-s", o
              *args.config]
 if args.dry_run:
     out = subprocess.run(snakemake + ["-n"], capture_output=True, text=True, check=True).stdout
-    jobs = collections.Counter(re.sub(r"^v_[^_]+_|^(share)_.*", r"\1", m)
-                               for m in re.findall(r"^(?:local)?rule (\S+):", out, re.M))
-    variants = collections.Counter(m.split("_")[1] for m in re.findall(r"^(?:local)?rule (v_\S+):", out, re.M))
+    # a variant's rule is v_<variant as an identifier>_<workflow rule>; variant names may hold '_' themselves
+    smk = os.path.join(REPO, "workflow", "rules")
+    rules = set(re.findall(r"^\s*rule (\w+):", "".join(open(os.path.join(smk, f)).read() for f in os.listdir(smk)
+                                                        if f.endswith(".smk")), re.M))
+    pattern = re.compile(r"^v_(\w+?)_(" + "|".join(sorted(rules, key=len, reverse=True)) + r")$")
+    names = re.findall(r"^(?:local)?rule (\S+):", out, re.M)
+    split = [pattern.match(n) for n in names]
+    jobs = collections.Counter("share" if n.startswith("share_") else m.group(2) if m else n
+                               for n, m in zip(names, split))
+    variants = collections.Counter(m.group(1) for m in split if m)
     print("jobs per rule (every variant; share: an artifact linked from a variant that computes it):")
     for rule, count in sorted(jobs.items()):
         print(f"  {rule:20s} {count}")
