@@ -38,8 +38,9 @@ def _config(gpu=0, nodes=1, **distributed):
             "resources": {"finetune": {"gpu": gpu, "nodes": nodes}}, "threads": {"finetune": 2}}
 
 
-def _run(tmp_path, model, name, cfg, processes, wait=True, strategy="auto"):
-    """The finetune rule's command for `processes` CPU processes on the SFT rows above; returns the process."""
+def _run(tmp_path, model, name, cfg, processes, wait=True, strategy="auto", env=None):
+    """The finetune rule's command for `processes` CPU processes on the SFT rows above (env: more environment
+    variables); returns the process."""
     data = tmp_path / "data"
     if not data.exists():
         data.mkdir()
@@ -49,10 +50,12 @@ def _run(tmp_path, model, name, cfg, processes, wait=True, strategy="auto"):
     cfg = {**cfg, "distributed": config["finetune"]["distributed"]}
     cmd = (launch.command(config, ACCELERATE) + f" --train {data}/train.parquet --val {data}/val.parquet"
            f" --model {model} --out {tmp_path}/{name} --scratch {tmp_path}/{name}-scratch"
-           f" --finetune '{json.dumps(cfg)}' --threads 2 --log {tmp_path}/{name}.log")
+           f" --finetune '{json.dumps(cfg)}' --threads 2 --log {tmp_path}/{name}.log"
+           f" || {launch.keep_finished()} --out {tmp_path}/{name} --log {tmp_path}/{name}.log")
     output = tmp_path / f"{name}.out"  # a file, not a pipe: nobody reads a pipe while the run goes on
     with open(output, "w") as out:
-        proc = subprocess.Popen(cmd, shell=True, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, shell=True, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, **(env or {})})
     if wait:
         assert proc.wait(timeout=600) == 0, output.read_text()[-4000:]
     return proc
@@ -130,6 +133,41 @@ def test_a_killed_two_process_finetune_resumes_from_its_checkpoint(tiny_model, t
     done = (tmp_path / "two.log").read_text().split("done: ")[1]
     assert re.search(r"'resumed_from': '[^']*checkpoint-\d+'", done) and "'steps': 96" in done
     assert _close(_weights(one_process(epochs=12, save_steps=4)[1]), _weights(tmp_path / "two"), atol=1e-5)
+
+
+# Makes the process of rank 1 abort (SIGABRT, as a C++ std::terminate does) at start or at exit: Python imports
+# sitecustomize from PYTHONPATH in every process, the launcher's too (which has no RANK)
+ABORT_RANK_1 = """import atexit, os
+if os.environ.get("RANK") == "1":
+    if os.environ["ABORT_WHEN"] == "at exit":
+        atexit.register(os.abort)
+    else:
+        os.abort()
+"""
+
+
+@pytest.mark.parametrize("when", ["at exit", "at start"])
+def test_a_process_that_fails_after_the_model_is_done_does_not_lose_it(tiny_model, tmp_path, when):
+    """The finetune rule's command when a training process aborts: at exit, after the main process saved the model
+    and recorded the job done, the job succeeds and keeps the model, and the log says what happened; at start,
+    the job fails with the launcher's status."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(ABORT_RANK_1)
+    env = {"PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]), "ABORT_WHEN": when}
+    run = _run(tmp_path, tiny_model, "two", {**CFG, "batch_size": 2, "epochs": 1}, processes=2, wait=False,
+               env=env)
+    status = run.wait(timeout=600)
+    output = (tmp_path / "two.out").read_text()
+    assert "exitcode: -6" in output or "SIGABRT" in output, output[-3000:]  # rank 1 did abort
+    if when == "at exit":
+        assert status == 0, output[-3000:]
+        AutoModelForCausalLM.from_pretrained(str(tmp_path / "two"))
+        assert json.loads((tmp_path / "two" / launch.DONE).read_text())["steps"] == 8
+        assert "the model is kept and the job succeeds" in (tmp_path / "two.log").read_text()
+    else:
+        assert status != 0
+        assert not (tmp_path / "two" / launch.DONE).exists()
 
 
 def test_one_process_is_a_plain_python_process():

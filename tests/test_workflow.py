@@ -104,8 +104,10 @@ def test_snakemake_killed_during_generation_reruns_only_the_unfinished_shards(tm
     kill_snakemake_when(tmp_path, config, lambda: 1 <= len(finished()) < 4, "one shard done, not all")
     kept = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in finished()}
 
+    # a killed Snakemake leaves its lock behind: --unlock, then the same command (profiles/default, which Snakemake
+    # reads by itself, reruns the jobs the killed run left incomplete)
     assert snakemake(tmp_path, config, "--unlock").returncode == 0
-    again = snakemake(tmp_path, config, "--rerun-incomplete", target)
+    again = snakemake(tmp_path, config, target)
     assert again.returncode == 0, again.stderr[-3000:]
     assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in finished() if p.name in kept} == kept
     assert len(finished()) == 4
@@ -135,9 +137,9 @@ def test_snakemake_killed_during_finetune_resumes_from_a_checkpoint(tmp_path):
     samples = tmp_path / "results/round_1/think/samples.parquet"
     before = (samples.stat().st_mtime_ns, samples.read_bytes())
 
-    # a killed Snakemake leaves its lock behind: --unlock, then the same command with --rerun-incomplete
+    # a killed Snakemake leaves its lock behind: --unlock, then the same command, no other flag
     assert snakemake(tmp_path, config, "--unlock").returncode == 0
-    again = snakemake(tmp_path, config, "--rerun-incomplete")
+    again = snakemake(tmp_path, config)
     assert again.returncode == 0, again.stderr[-3000:]
     assert (samples.stat().st_mtime_ns, samples.read_bytes()) == before   # finished work is not redone
     log = (tmp_path / "results/logs/round_1/finetune.log").read_text()

@@ -17,6 +17,7 @@ Only the standard library is imported at the top: the Snakefile imports this mod
 must not pay for torch on every start.
 """
 import argparse
+import atexit
 import importlib.util
 import json
 import logging
@@ -25,6 +26,7 @@ import re
 import shlex
 import signal
 import sys
+import threading
 
 from tpt.config import ConfigError
 
@@ -77,6 +79,69 @@ def command(config, accelerate_dir, python=None):
     port = config["finetune"]["distributed"]["main_process_port"]
     return (f"{guard}; {srun} {python} -m tpt.launch slurm-node {accelerate} --num_machines {nodes} "
             f"--main_process_port {port} -m tpt.launch")
+
+
+# Written into the model folder by the main process when the job has done everything (model saved, weights
+# interpolated, card written): the finetune rule keeps a model that has it even if a process fails after that.
+DONE = "finetune_done.json"
+
+
+def keep_finished(python=None):
+    """What the finetune rule's command runs when the launcher fails (`<command> <paths> || <this> --out ... --log
+    ...`): `python -m tpt.launch finished`, which ends the job with success if the model was finished (see
+    finished), else with the launcher's status."""
+    return f"{python or shlex.quote(sys.executable)} -m tpt.launch finished --status $?"
+
+
+def finished(argv):
+    """The exit status of a fine-tune job whose launcher exited with --status. A failure after the main process
+    recorded the job done (DONE in the model folder, written after the model and its card were saved
+    atomically) does not lose the model: the job succeeds, and its log says what failed. Before that, the job
+    fails with the launcher's status, and Snakemake removes the incomplete output as usual."""
+    parser = argparse.ArgumentParser(prog="python -m tpt.launch finished", description=finished.__doc__)
+    parser.add_argument("--status", type=int, required=True, help="the launcher's exit status")
+    parser.add_argument("--out", required=True, help="the model folder")
+    parser.add_argument("--log", help="the job's log file")
+    args = parser.parse_args(argv)
+    if args.status == 0 or not os.path.exists(os.path.join(args.out, DONE)):
+        return args.status or 0
+    message = (f"WARNING tpt.launch: a fine-tune process failed (launcher exit status {args.status}) after the "
+               f"model was saved and recorded done ({os.path.join(args.out, DONE)}): the model is kept and the job "
+               "succeeds; the lines above say which process failed")
+    print(message, file=sys.stderr)
+    if args.log:
+        with open(args.log, "a") as f:
+            f.write(message + "\n")
+    return 0
+
+
+def _record_done(out_dir, figures):
+    """The job's last act on its model folder: DONE, written atomically."""
+    tmp = os.path.join(out_dir, DONE + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(figures, f, indent=1, sort_keys=True)
+    os.replace(tmp, os.path.join(out_dir, DONE))
+
+
+def _exit_without_finalizing():
+    """End a training process of a process group without the interpreter's finalization.
+
+    Why: the process group's worker threads (gloo's ProcessGroupGloo::runLoop; NCCL's watchdog likewise) can still
+    be releasing the last work items of the final barrier when the main thread returns. Releasing a work item
+    drops tensors owned by Python, which takes the GIL; during Py_FinalizeEx, CPython ends a thread that asks for
+    the GIL with pthread_exit, whose unwinding through the work item's noexcept destructor calls std::terminate
+    ("terminate called without an active exception", SIGABRT; seen in a core dump of a 2-process DeepSpeed run
+    on a busy CPU: the aborting thread was in ~AsyncBarrierWork -> ~AsyncAllgatherWork -> decref_pyobject ->
+    take_gil -> PyThread_exit_thread, the main thread in Py_FinalizeEx's garbage collection). So the process does
+    what finalization would have done for us — joins its other Python threads, runs the atexit functions (logging,
+    W&B and MLflow flush there), flushes its streams — and leaves with os._exit while the interpreter is whole."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
 
 
 def node_rank_and_address(env):
@@ -142,6 +207,8 @@ def main(argv):
     from tpt import artifacts, runlog, train
 
     rank, local_processes = int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+    if rank == 0 and os.path.exists(os.path.join(args.out, DONE)):
+        os.remove(os.path.join(args.out, DONE))  # an earlier job's (Snakemake removes the folder itself first)
     if rank == 0:  # to the log file and the terminal, as the other rules' scripts log
         log = runlog.start(args.log, "finetune")
     else:  # the other processes say only what goes wrong
@@ -161,17 +228,20 @@ def main(argv):
             runlog.fail(log, "finetune.interpolate.ratio < 1 needs --mix-with: the model to interpolate with")
         train.interpolate(args.out, args.mix_with, ratio)
         log.info("weights interpolated: %.2f x fine-tuned + %.2f x %s", ratio, 1 - ratio, args.mix_with)
+    if rank == 0:
+        _record_done(args.out, figures)
     log.info("done: %s -> %s", figures, args.out)
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
-        # the processes leave the group together: one that exits while the group's communication threads still
-        # run can abort ("terminate called without an active exception", SIGABRT; seen with DeepSpeed on CPU)
-        dist.barrier()
+        dist.barrier()  # every process stays until the main one has finished the model: then none can lose it
         dist.destroy_process_group()
+        _exit_without_finalizing()
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["slurm-node"]:
         slurm_node(sys.argv[2:])
+    elif sys.argv[1:2] == ["finished"]:
+        sys.exit(finished(sys.argv[2:]))
     else:
         main(sys.argv[1:])

@@ -7,7 +7,8 @@ from tpt import launch
 # for more than one GPU or node (resources.finetune), once per GPU under `accelerate launch` with the config of
 # finetune.distributed.strategy from config/accelerate/. launch.command checks the combination at start-up.
 # Trainer checkpoints live in a scratch folder outside the declared output (Snakemake deletes a declared output
-# before rerunning its rule): a killed fine-tune resumes from its newest checkpoint.
+# before rerunning its rule): a killed fine-tune resumes from its newest checkpoint. A process that fails after the
+# model was saved and recorded done does not fail the job (launch.finished): the finished model is kept.
 rule finetune:
     input:
         train=sft_path(part="train"),
@@ -38,4 +39,8 @@ rule finetune:
         launch.command(config, os.path.join(workflow.basedir, "config", "accelerate"), JOB_PYTHON)
         + " --train {input.train:q} --val {input.val:q} --model {params.model:q} --out {output.model:q}"
         " --scratch {params.scratch:q} --finetune {params.finetune:q} --threads {threads} --log {log:q}"
-        " --curve {output.curve:q} --card {params.card:q}" + (" --mix-with {params.mix:q}" if WISE else "")
+        " --curve {output.curve:q} --card {params.card:q}"
+        + (" --mix-with {params.mix:q}" if WISE else "")
+        + " || "
+        + launch.keep_finished(JOB_PYTHON)
+        + " --out {output.model:q} --log {log:q}"
