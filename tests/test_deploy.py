@@ -3,6 +3,7 @@ import os
 import subprocess
 
 import pytest
+import yaml
 
 from helpers import REPO, SNAKEMAKE
 
@@ -33,7 +34,9 @@ def test_slurm_profile_by_name_plans_the_gsm8k_preset(tmp_path):
                                    "config/presets/gsm8k-gemma2-9b.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout + run.stderr
-    assert "Using profile slurm for setting default command line arguments" in out
+    # the named profile, and the workflow's own profiles/default, which Snakemake reads by itself
+    assert "Using profiles slurm and workflow specific profile profiles/default for setting default command line " \
+           "arguments" in out
     # the profile's default-resources reached the jobs, and the preset's GPU rules ask for their GPUs
     assert "slurm_partition=debug" in out and "gpu=1" in out
     assert "rule finetune:" in out and "results/gsm8k-gemma2-9b/models/round_3" in out
@@ -43,8 +46,20 @@ def test_local_profile_by_name_plans_the_default_run(tmp_path):
     run = snakemake_from_repo_root(tmp_path, "--profile", "local", "-n", "--cores", "2")
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout + run.stderr
-    assert "Using profile local for setting default command line arguments" in out
+    assert "Using profiles local and workflow specific profile profiles/default for setting default command line " \
+           "arguments" in out
     assert "slurm_partition" not in out and "rule base_model:" in out and "results/models/round_6" in out
+
+
+def test_the_plain_command_reads_the_workflow_profile(tmp_path):
+    """`snakemake --cores 2` with no profile reads profiles/default, which makes a rerun after a kill redo the
+    jobs left incomplete (rerun-incomplete), with no flag to know (the kill tests of test_workflow.py run it)."""
+    run = snakemake_from_repo_root(tmp_path, "-n", "--cores", "2")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Using workflow specific profile profiles/default for setting default command line arguments" in \
+        run.stdout + run.stderr
+    with open(os.path.join(REPO, "profiles", "default", "config.yaml")) as f:
+        assert yaml.safe_load(f) == {"rerun-incomplete": True}
 
 
 def test_profile_by_path_still_works(tmp_path):
