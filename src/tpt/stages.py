@@ -1,0 +1,344 @@
+"""What each stage reads: the one declaration that hands a stage its settings and keys its artifacts.
+
+Every rule that computes something gets its config through `settings(cfg, stage, ...)`: a nested dict holding
+exactly the keys that `reads(cfg, stage, ...)` declares (a rule's `params:`, which its script reads). The same
+declaration makes the stage's key (`stage_keys`): a hash of the declared keys that change *what* is computed and
+of the keys of the artifacts the stage is made from. A stage cannot read a key it is not handed, so a key that
+changes what a stage computes is in that stage's key; tests/test_experiment.py checks it by running the stages
+with recording settings (`Recorder`).
+
+Keys that change *how* a stage runs, and not what it computes, are handed to the stages that read them but stay
+out of every key; they are listed in HOW, with the reason. A number of training processes, GPUs or nodes is not
+among them: it multiplies the effective batch (batch_size x grad_accum x processes) and so changes the model.
+
+Experiments (tpt.experiment) share an artifact between variants whose keys for it are equal (`shared`).
+"""
+import copy
+import fnmatch
+import hashlib
+import json
+import os
+
+# dotted key (a pattern, * for one level) -> why it changes how, not what, a stage computes
+HOW = {
+    "threads.*": "CPU threads of a job: the same computation on more cores (on a CPU, sums can differ in their last "
+                 "bits with the thread count; the recipe does not change)",
+    "think.shards": "how many jobs sample a phase: every sample's seed depends only on its id, so the gathered "
+                    "samples are the same",
+    "eval.shards": "as think.shards",
+    "sampling.progress_interval_s": "how often a sampling job logs its progress",
+    "verify.code.progress_interval_s": "how often a verify job logs its progress",
+    "sampling.vllm.gpu_memory_utilization": "how much GPU memory vLLM may take (its KV cache), not the samples",
+    "sampling.vllm.cpu_kvcache_gb": "the KV cache's size on a CPU, not the samples",
+    "finetune.save_steps": "how often a fine-tune writes a checkpoint to resume from",
+    "finetune.report_to": "where the training figures are logged besides the log (TensorBoard, W&B)",
+    "finetune.distributed.main_process_port": "the network port of a multi-node fine-tune",
+    "resources.*.mem_mb": "what a job asks the scheduler for",
+    "resources.*.runtime": "what a job asks the scheduler for",
+    "resources.*.slurm_partition": "where the scheduler runs a job",
+    "resources.*.gpu_model": "which GPU model a job asks for (the count, resources.*.gpu, is what: it switches "
+                             "the device, its precision, and for the fine-tune the processes)",
+}
+
+
+def is_how(key):
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in HOW)
+
+
+# Not read by any stage: the run's layout and the report (a variant's report is its own, never shared).
+UNREAD = {
+    "results": "the results folder: where, not what",
+    "rounds": "how many rounds: each round's artifacts do not depend on how many follow",
+    "experiment": "the experiment section itself (tpt.experiment expands it into variants)",
+}
+
+
+# ---- The declarations: dotted keys (a section stands for every key under it) each stage reads.
+
+def _task(cfg, evaluation=False, checks=False):
+    """The task keys a task's load, prompt and scorer read: the `task` section without the other tasks' sections;
+    without task.validate unless the problem checks are run (checks), and without the built-in task's
+    evaluate_on outside evaluation (it picks the test problems, nothing the rounds learn from)."""
+    from tpt import tasks
+
+    task = cfg["task"]
+    out = []
+    for key, value in task.items():
+        if isinstance(value, dict) and key in tasks.BUILTIN and key != task["name"]:
+            continue  # another task's own section (task.custom on the arith task)
+        if key == "validate" and not checks:
+            continue
+        if key == "arith" and not evaluation:
+            out += [f"task.arith.{k}" for k in value if k != "evaluate_on"]
+            continue
+        out.append(f"task.{key}")
+    return out
+
+
+def _code_task(cfg):
+    from tpt import tasks
+
+    return tasks.is_code(tasks.from_config(cfg["task"]))
+
+
+def _judge(cfg):
+    return ["verify.code"] if _code_task(cfg) else []
+
+
+def _validates(cfg):
+    """task.validate runs the known solutions through the judge (problems.py): then verify.code counts."""
+    return cfg["task"]["validate"]["solutions"] > 0 and _code_task(cfg)
+
+
+def _sampling(cfg):
+    keys = ["sampling.backend", "sampling.batch_size", "sampling.dtype", "sampling.max_model_len",
+            "sampling.progress_interval_s"]
+    return keys + (["sampling.vllm"] if cfg["sampling"]["backend"] == "vllm" else [])
+
+
+def _train(cfg, section="finetune"):
+    """The finetune keys tpt.train.finetune reads (LoRA's only with finetune.method: lora)."""
+    keys = ["epochs", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size", "grad_accum", "weight_decay",
+            "max_grad_norm", "bf16", "seed", "save_steps", "logging_steps", "gradient_checkpointing",
+            "attn_implementation", "report_to", "method", "max_length"]
+    return [f"{section}.{k}" for k in keys] + ([f"{section}.lora"] if cfg["finetune"]["method"] == "lora" else [])
+
+
+def reads(cfg, stage, split=None, phase=None, round_=None):
+    """The dotted config keys `stage` reads (for the split, phase or round of the job)."""
+    if stage == "problems":
+        return _task(cfg, evaluation=split == "test", checks=True) + (["verify.code"] if _validates(cfg) else [])
+    if stage == "judge_selftest":
+        return ["verify.code.backend", "verify.code.allow_unsafe", "verify.code.time_factor"]
+    if stage == "base_model":  # tiny.warm_up: the finetune settings, its own warm-up ones over them
+        overridden = {"finetune.epochs", "finetune.learning_rate", "finetune.warmup_ratio", "finetune.method",
+                      "finetune.max_length", "finetune.lora"}
+        return (["task.arith.seed", "task.arith.test_problems", "task.arith.train_problems",
+                 "task.arith.warmup_problems", "task.arith.teacher_slip_rate", "model.builtin",
+                 "resources.base_model.gpu"] + [k for k in _train(cfg) if k not in overridden])
+    if stage == "generate":
+        settings = [f"{phase}.{k}" for k in ("n", "top_p", "max_new_tokens", "shards")]
+        settings += ["think.problems_per_round", "think.fresh_problems"] if phase == "think" else []
+        # the round's temperature (think.temperatures' for this round, else think.temperature): settings() hands
+        # the resolved value as <phase>.temperature
+        settings += [f"{phase}.temperature"]
+        return settings + _sampling(cfg) + _task(cfg, evaluation=phase == "eval") + ["seed", "resources.generate.gpu"]
+    if stage == "verify":
+        return ["verify.criterion"] + _judge(cfg) + _task(cfg, evaluation=phase == "eval")
+    if stage == "prune":
+        keys = [f"prune.{k}" for k in cfg["prune"] if k not in ("accumulate", "accumulate_cap")]
+        return keys + (["prune.accumulate", "prune.accumulate_cap"] if cfg["prune"]["accumulate"] and round_ > 1
+                       else [])
+    if stage == "finetune":
+        ft = cfg["finetune"]
+        mix = ["finetune.interpolate.ratio"] + (["finetune.interpolate.with"] if ft["interpolate"]["ratio"] < 1
+                                                 else [])
+        # the processes (tpt.launch.plan): their number multiplies the effective batch
+        procs = ["finetune.init", "finetune.distributed.strategy", "finetune.distributed.processes",
+                 "finetune.distributed.main_process_port", "resources.finetune.gpu", "resources.finetune.nodes",
+                 "threads.finetune"]
+        # what the model card (tpt.card) says of the data: the round's think settings, prune's and the scoring
+        card = ["model.base", "task.name", "think.n", "think.temperature", "think.max_new_tokens", "prune.strategy",
+                "prune.per_problem", "verify.criterion", "seed"]
+        return _train(cfg) + mix + procs + card
+    raise ValueError(f"unknown stage {stage!r}")
+
+
+def _leaves(cfg, key):
+    """The dotted leaves under key (key itself if it is a value; a free-form dict such as task.options is one)."""
+    node = _get(cfg, key)
+    if isinstance(node, dict) and node and key not in ("task.options",):
+        return [leaf for k in node for leaf in _leaves(cfg, f"{key}.{k}")]
+    return [key]
+
+
+def _get(cfg, key):
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def settings(cfg, stage, split=None, phase=None, round_=None, how=True):
+    """What `stage` is handed: a nested dict of the keys it reads, with their values (think.temperature: the
+    round's). how=False leaves the HOW keys out: what the stage's key hashes."""
+    from tpt.sampling import round_temperature
+
+    out = {}
+    for key in reads(cfg, stage, split, phase, round_):
+        for leaf in _leaves(cfg, key):
+            if not how and is_how(leaf):
+                continue
+            value = copy.deepcopy(_get(cfg, leaf))
+            if leaf == "think.temperature" and round_ is not None:
+                value = round_temperature(cfg["think"], round_)
+            node = out
+            *parents, last = leaf.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[last] = value
+    return out
+
+
+def param(cfg, stage, section, split=None, phase=None, round_=None):
+    """The part `section` (dotted) of what `stage` is handed, for a rule's params (None if it reads nothing
+    there). With TPT_RECORD_READS set, a Recorder of it."""
+    node = settings(cfg, stage, split, phase, round_)
+    for part in section.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict) and os.environ.get(RECORD):
+        return Recorder(node, os.environ[RECORD], _job(stage, split, phase, round_), section + ".")
+    return node
+
+
+def _job(stage, split, phase, round_):
+    return "_".join(str(x) for x in (stage, split, phase, round_) if x is not None)
+
+
+# ---- Recording what a stage's code reads (tests/test_experiment.py): with TPT_RECORD_READS=<folder> set where
+# Snakemake parses the workflow, settings() hands Recorders, which append every key read to <folder>/<job>.txt.
+
+RECORD = "TPT_RECORD_READS"
+
+
+class Recorder(dict):
+    """A dict that writes each key read through it (d[k], d.get(k), k in d) as a dotted path to a file."""
+
+    def __init__(self, data, folder, job, prefix=""):
+        super().__init__({k: Recorder(v, folder, job, f"{prefix}{k}.") if isinstance(v, dict) else v
+                          for k, v in data.items()})
+        self._folder, self._job, self._prefix = folder, job, prefix
+
+    def _note(self, key):
+        os.makedirs(self._folder, exist_ok=True)
+        with open(os.path.join(self._folder, self._job + ".txt"), "a") as f:
+            f.write(f"{self._prefix}{key}\n")
+
+    def __getitem__(self, key):
+        self._note(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self._note(key)
+        return super().get(key, default)
+
+    def __contains__(self, key):
+        self._note(key)
+        return super().__contains__(key)
+
+    def __iter__(self):  # a copy ({**d}, dict(d)) reads every key: make it go through __getitem__
+        return super().__iter__()
+
+    def keys(self):
+        return list(super().keys())
+
+    def __reduce__(self):  # pickled into a script job: the same class, folder and job
+        return (Recorder, (dict(super().items()), self._folder, self._job, self._prefix))
+
+
+# ---- Keys of the artifacts
+
+
+def _key(*parts):
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def stage_key(cfg, stage, inputs, split=None, phase=None, round_=None):
+    """The key of a stage's job: its declared what-keys' values and its inputs' keys."""
+    what = settings(cfg, stage, split, phase, round_, how=False)
+    return _key(stage, split, phase, round_, what, inputs)
+
+
+def stage_keys(cfg):
+    """{artifact path under a run's results folder: key} of every artifact an experiment may share."""
+    from tpt import tasks
+
+    keys = {}
+    data = {s: stage_key(cfg, "problems", [], split=s) for s in ("train", "test")}
+    for s in ("train", "test"):
+        keys[f"data/{s}.parquet"] = keys[f"data/{s}_checks.parquet"] = data[s]
+    if tasks.is_code(tasks.from_config(cfg["task"])):
+        keys["judge/selftest.txt"] = stage_key(cfg, "judge_selftest", [])
+    if cfg["model"]["base"] == "builtin":
+        models = {0: stage_key(cfg, "base_model", [])}
+        keys["models/round_0"] = models[0]
+    else:
+        models = {0: _key("hub", cfg["model"]["base"])}
+
+    def sample_and_verify(r, phase, model):
+        split = {"think": "train", "eval": "test"}[phase]
+        s = stage_key(cfg, "generate", [model, data[split]], phase=phase, round_=r)
+        v = stage_key(cfg, "verify", [s, data[split]], phase=phase, round_=r)
+        keys[f"round_{r}/{phase}/samples.parquet"], keys[f"round_{r}/{phase}/verdicts.parquet"] = s, v
+        return s, v
+
+    def evaluate(r):
+        s, v = sample_and_verify(r, "eval", models[r])
+        keys[f"round_{r}/eval/metrics.parquet"] = _key("eval_metrics", s, v)
+
+    evaluate(0)
+    sft = None
+    for r in range(1, cfg["rounds"] + 1):
+        s, v = sample_and_verify(r, "think", models[r - 1])
+        earlier = sft if cfg["prune"]["accumulate"] and r > 1 else None
+        sft = stage_key(cfg, "prune", [s, v, earlier], round_=r)
+        keys[f"round_{r}/prune/sft_train.parquet"] = keys[f"round_{r}/prune/sft_val.parquet"] = sft
+        keys[f"round_{r}/think/metrics.parquet"] = _key("think_metrics", s, v, sft)
+        ft = cfg["finetune"]
+        init = models[0] if ft["init"] == "base" else models[r - 1]
+        mix = (models[0] if ft["interpolate"]["with"] == "base" else models[r - 1]) \
+            if ft["interpolate"]["ratio"] < 1 else None
+        models[r] = stage_key(cfg, "finetune", [sft, init, mix], round_=r)
+        keys[f"models/round_{r}"] = models[r]
+        keys[f"logs/round_{r}/finetune_loss.parquet"] = models[r]  # the same fine-tune's training curve
+        evaluate(r)
+    return keys
+
+
+# which stage makes each artifact (a path pattern's first match), for the plan checks and the cost table
+def stage_of(path):
+    for prefix, stage in (("data/", "problems"), ("judge/", "judge_selftest"), ("models/round_0", "base_model"),
+                          ("models/", "finetune"), ("logs/", "finetune")):
+        if path.startswith(prefix):
+            return stage
+    part = path.split("/")[-1]
+    phase = path.split("/")[1]
+    return {"samples.parquet": "generate", "verdicts.parquet": "verify", "sft_train.parquet": "prune",
+            "sft_val.parquet": "prune"}.get(part, f"{phase}_metrics")
+
+
+DIRECTORIES = ("models/",)  # artifacts that are folders
+
+
+def shared(variants):
+    """[(variant, path, owner)]: the artifacts (paths under a variant's results folder) that a variant takes from
+    an earlier variant (the owner, which computes it) instead of computing them, in the variants' order."""
+    owner_of, out = {}, []
+    for vname, cfg in variants.items():
+        for path, key in stage_keys(cfg).items():
+            owner = owner_of.setdefault((path, key), vname)
+            if owner != vname:
+                out.append((vname, path, owner))
+    return out
+
+
+def partners(variants):
+    """{variant: the variant it is compared with}: the first variant (the reference first) evaluated on the same
+    problems. That is the reference for every variant evaluated on the test problems, and the reference's twin for
+    the twins evaluated on validation problems (experiment.validation)."""
+    first, out = {}, {}
+    for name, cfg in variants.items():
+        out[name] = first.setdefault(stage_keys(cfg)["data/test.parquet"], name)
+    return out
+
+
+def users(variants):
+    """{(owner, path): [every variant that uses the owner's artifact at path, the owner first]}."""
+    out = {}
+    for vname in variants:
+        for path in stage_keys(variants[vname]):
+            out.setdefault((vname, path), [vname])
+    for vname, path, owner in shared(variants):
+        del out[(vname, path)]
+        out[(owner, path)].append(vname)
+    return out
