@@ -15,6 +15,7 @@ Experiments (tpt.experiment) share an artifact between variants whose keys for i
 """
 import copy
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -43,6 +44,11 @@ HOW = {
 
 def is_how(key):
     return any(fnmatch.fnmatchcase(key, pattern) for pattern in HOW)
+
+
+# Keys a stage is handed through another: think.temperatures reaches a round's jobs as that round's
+# think.temperature (sampling.round_temperature), so a round whose temperature stays the same is shared.
+THROUGH = {"think.temperatures": "think.temperature"}
 
 
 # Not read by any stage: the run's layout and the report (a variant's report is its own, never shared).
@@ -76,9 +82,14 @@ def _task(cfg, evaluation=False, checks=False):
 
 
 def _code_task(cfg):
+    return _is_code(json.dumps(cfg["task"], sort_keys=True, default=str))
+
+
+@functools.lru_cache(maxsize=256)
+def _is_code(task_json):  # the task registry reads the installed packages' entry points: once per task config
     from tpt import tasks
 
-    return tasks.is_code(tasks.from_config(cfg["task"]))
+    return tasks.is_code(tasks.from_config(json.loads(task_json)))
 
 
 def _judge(cfg):
@@ -251,13 +262,11 @@ def stage_key(cfg, stage, inputs, split=None, phase=None, round_=None):
 
 def stage_keys(cfg):
     """{artifact path under a run's results folder: key} of every artifact an experiment may share."""
-    from tpt import tasks
-
     keys = {}
     data = {s: stage_key(cfg, "problems", [], split=s) for s in ("train", "test")}
     for s in ("train", "test"):
         keys[f"data/{s}.parquet"] = keys[f"data/{s}_checks.parquet"] = data[s]
-    if tasks.is_code(tasks.from_config(cfg["task"])):
+    if _code_task(cfg):
         keys["judge/selftest.txt"] = stage_key(cfg, "judge_selftest", [])
     if cfg["model"]["base"] == "builtin":
         models = {0: stage_key(cfg, "base_model", [])}
