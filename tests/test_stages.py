@@ -375,7 +375,8 @@ def test_a_read_the_declaration_misses_is_caught(tmp_path):
 def test_a_run_reads_only_what_each_stage_declares(tmp_path, monkeypatch):
     """Every rule script's settings are recording dicts (TPT_RECORD_READS): each key its code read, per job, must
     be one its stage declares. (The fine-tune's settings reach it as JSON, through tpt.launch: its reads are
-    recorded by calling tpt.train.finetune in tests/test_train.py's way, not here.)"""
+    recorded in test_the_fine_tune_reads_only_what_it_declares. The base model's rule, model.smk, still hands
+    whole sections: its reads are recorded only once its params come from tpt.stages too.)"""
     folder = tmp_path / "reads"
     monkeypatch.setenv(stages.RECORD, str(folder))
     config = {**TINY, "think": {**TINY["think"], "temperatures": [0.9]}}
@@ -386,3 +387,27 @@ def test_a_run_reads_only_what_each_stage_declares(tmp_path, monkeypatch):
             "verify_think.txt", "prune_1.txt"} <= set(jobs), jobs
     cfg = _variants({}, {**config, "results": "results"})["a"]
     assert _undeclared(str(folder), cfg) == {}
+
+
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_the_fine_tune_reads_only_what_it_declares(tiny_model, tmp_path, method):
+    """The fine-tune gets its settings as JSON through tpt.launch (no recording dict survives that): tpt.train's
+    fine-tune and the model card (tpt.card) are called here with the finetune stage's recording settings."""
+    from tpt import card, train
+
+    base = _merge({**TINY, "results": "results"}, {"finetune": {"method": method, "batch_size": 2}})
+    cfg = _variants({}, base)["a"]
+    folder = str(tmp_path / "reads")
+    handed = stages.settings(cfg, "finetune", round_=1)
+    rows = [{"sample_id": f"s{i}", "prompt": f"Mia has {i} apples. How many apples?", "completion": f"{i}. Answer: {i}"} for i in range(4)]
+    recorded = stages.Recorder(handed, folder, "finetune_1")
+    figures = train.finetune(tiny_model, str(tmp_path / "out"), rows, rows[:2], recorded["finetune"],
+                             str(tmp_path / "scratch"))
+    info = {"base_model": recorded["model"]["base"], "round": 1, "task": recorded["task"]["name"],
+            "think": recorded["think"], "prune": recorded["prune"], "criterion": recorded["verify"]["criterion"],
+            "seed": recorded["seed"], "start_model": tiny_model, "finetune": recorded["finetune"], "examples": 4,
+            "val_examples": 2}
+    card.training_card(info, figures)
+    reads = set(open(os.path.join(folder, "finetune_1.txt")).read().split())
+    assert "finetune.learning_rate" in reads and ("finetune.lora.r" in reads) == (method == "lora")
+    assert _undeclared(folder, cfg) == {}
