@@ -16,9 +16,11 @@ Experiments (tpt.experiment) share an artifact between variants whose keys for i
 import copy
 import fnmatch
 import functools
+import glob
 import hashlib
 import json
 import os
+import re
 
 # dotted key (a pattern, * for one level) -> why it changes how, not what, a stage computes
 HOW = {
@@ -260,63 +262,111 @@ def stage_key(cfg, stage, inputs, split=None, phase=None, round_=None):
     return _key(stage, split, phase, round_, what, inputs)
 
 
-def stage_keys(cfg):
-    """{artifact path under a run's results folder: key} of every artifact an experiment may share."""
-    keys = {}
-    data = {s: stage_key(cfg, "problems", [], split=s) for s in ("train", "test")}
+def plan(cfg):
+    """{artifact path under a run's results folder: (key, the paths of the artifacts it is made from)} of every
+    artifact an experiment may share (a hub model is no artifact: it is left out, its id keys what reads it)."""
+    out = {}
+
+    def add(paths, stage, inputs, **ctx):
+        inputs = [p for p in inputs if p]
+        keys = [out[p][0] for p in inputs]
+        key = _key(stage, keys) if stage.endswith("_metrics") else stage_key(cfg, stage, keys, **ctx)
+        for path in paths:
+            out[path] = (key, inputs)
+
     for s in ("train", "test"):
-        keys[f"data/{s}.parquet"] = keys[f"data/{s}_checks.parquet"] = data[s]
+        add([f"data/{s}.parquet", f"data/{s}_checks.parquet"], "problems", [], split=s)
     if _code_task(cfg):
-        keys["judge/selftest.txt"] = stage_key(cfg, "judge_selftest", [])
+        add(["judge/selftest.txt"], "judge_selftest", [])
     if cfg["model"]["base"] == "builtin":
-        models = {0: stage_key(cfg, "base_model", [])}
-        keys["models/round_0"] = models[0]
+        add(["models/round_0"], "base_model", [])
     else:
-        models = {0: _key("hub", cfg["model"]["base"])}
+        out["models/round_0"] = (_key("hub", cfg["model"]["base"]), [])
 
     def sample_and_verify(r, phase, model):
-        split = {"think": "train", "eval": "test"}[phase]
-        s = stage_key(cfg, "generate", [model, data[split]], phase=phase, round_=r)
-        v = stage_key(cfg, "verify", [s, data[split]], phase=phase, round_=r)
-        keys[f"round_{r}/{phase}/samples.parquet"], keys[f"round_{r}/{phase}/verdicts.parquet"] = s, v
-        return s, v
+        data = f"data/{ {'think': 'train', 'eval': 'test'}[phase]}.parquet"
+        samples, verdicts = f"round_{r}/{phase}/samples.parquet", f"round_{r}/{phase}/verdicts.parquet"
+        add([samples], "generate", [model, data], phase=phase, round_=r)
+        add([verdicts], "verify", [samples, data], phase=phase, round_=r)
+        return samples, verdicts
 
     def evaluate(r):
-        s, v = sample_and_verify(r, "eval", models[r])
-        keys[f"round_{r}/eval/metrics.parquet"] = _key("eval_metrics", s, v)
+        add([f"round_{r}/eval/metrics.parquet"], "eval_metrics", sample_and_verify(r, "eval", f"models/round_{r}"))
 
     evaluate(0)
-    sft = None
     for r in range(1, cfg["rounds"] + 1):
-        s, v = sample_and_verify(r, "think", models[r - 1])
-        earlier = sft if cfg["prune"]["accumulate"] and r > 1 else None
-        sft = stage_key(cfg, "prune", [s, v, earlier], round_=r)
-        keys[f"round_{r}/prune/sft_train.parquet"] = keys[f"round_{r}/prune/sft_val.parquet"] = sft
-        keys[f"round_{r}/think/metrics.parquet"] = _key("think_metrics", s, v, sft)
+        samples, verdicts = sample_and_verify(r, "think", f"models/round_{r - 1}")
+        earlier = f"round_{r - 1}/prune/sft_train.parquet" if cfg["prune"]["accumulate"] and r > 1 else None
+        sft = f"round_{r}/prune/sft_train.parquet"
+        add([sft, f"round_{r}/prune/sft_val.parquet"], "prune", [samples, verdicts, earlier], round_=r)
+        add([f"round_{r}/think/metrics.parquet"], "think_metrics", [samples, verdicts, sft])
         ft = cfg["finetune"]
-        init = models[0] if ft["init"] == "base" else models[r - 1]
-        mix = (models[0] if ft["interpolate"]["with"] == "base" else models[r - 1]) \
+        init = f"models/round_{0 if ft['init'] == 'base' else r - 1}"
+        mix = f"models/round_{0 if ft['interpolate']['with'] == 'base' else r - 1}" \
             if ft["interpolate"]["ratio"] < 1 else None
-        models[r] = stage_key(cfg, "finetune", [sft, init, mix], round_=r)
-        keys[f"models/round_{r}"] = models[r]
-        keys[f"logs/round_{r}/finetune_loss.parquet"] = models[r]  # the same fine-tune's training curve
+        # the model and its training curve: one job
+        add([f"models/round_{r}", f"logs/round_{r}/finetune_loss.parquet"], "finetune", [sft, init, mix], round_=r)
         evaluate(r)
-    return keys
+    if cfg["model"]["base"] != "builtin":
+        del out["models/round_0"]
+    return out
 
 
-# which stage makes each artifact (a path pattern's first match), for the plan checks and the cost table
-def stage_of(path):
-    for prefix, stage in (("data/", "problems"), ("judge/", "judge_selftest"), ("models/round_0", "base_model"),
-                          ("models/", "finetune"), ("logs/", "finetune")):
-        if path.startswith(prefix):
-            return stage
-    part = path.split("/")[-1]
-    phase = path.split("/")[1]
-    return {"samples.parquet": "generate", "verdicts.parquet": "verify", "sft_train.parquet": "prune",
-            "sft_val.parquet": "prune"}.get(part, f"{phase}_metrics")
+def stage_keys(cfg):
+    """{artifact path under a run's results folder: key} of every artifact an experiment may share."""
+    return {path: key for path, (key, _) in plan(cfg).items()}
+
+
+def upstream(graph, path):
+    """path and every artifact it is made from, directly or not, in a plan(cfg)."""
+    out, todo = [], [path]
+    while todo:
+        p = todo.pop()
+        if p not in out and p in graph:
+            out.append(p)
+            todo += graph[p][1]
+    return out
 
 
 DIRECTORIES = ("models/",)  # artifacts that are folders
+
+
+def benchmarks_of(path):
+    """Glob patterns, under a run's benchmarks/ folder, of the files of the jobs that make artifact `path` (none
+    for the second output of a job, e.g. sft_val.parquet: its job is counted with the first)."""
+    m = re.fullmatch(r"round_(\d+)/(think|eval)/(samples|verdicts|metrics)\.parquet", path)
+    if m:
+        r, phase, what = m.groups()
+        return [f"round_{r}/" + {"samples": f"generate_{phase}_*.tsv", "verdicts": f"verify_{phase}.tsv",
+                                 "metrics": f"{phase}_metrics.tsv"}[what]]
+    m = re.fullmatch(r"data/(train|test)\.parquet|models/round_(\d+)|round_(\d+)/prune/sft_train\.parquet|"
+                     r"judge/selftest\.txt", path)
+    if not m:
+        return []
+    split, model, prune = m.groups()
+    if split:
+        return [f"problems_{split}.tsv"]
+    if model:
+        return ["base_model.tsv"] if model == "0" else [f"round_{model}/finetune.tsv"]
+    return [f"round_{prune}/prune.tsv"] if prune else ["judge_selftest.tsv"]
+
+
+def link(owner_results, results, path, made_from=()):
+    """Link <results>/<path> to <owner_results>/<path> (a relative symlink), and the benchmark files of the jobs
+    that made it and the artifacts it is made from (made_from: upstream's) likewise into <results>/benchmarks/,
+    so that the variant's cost counts every job it shares."""
+    links = [(os.path.join(owner_results, path), os.path.join(results, path))]
+    owner_bench = os.path.join(owner_results, "benchmarks")
+    for pattern in [p for artifact in [path, *made_from] for p in benchmarks_of(artifact)]:
+        for found in glob.glob(os.path.join(owner_bench, pattern)):
+            links.append((found, os.path.join(results, "benchmarks", os.path.relpath(found, owner_bench))))
+    for target, name in links:
+        os.makedirs(os.path.dirname(name), exist_ok=True)
+        tmp = f"{name}.{os.getpid()}.link-tmp"  # share jobs running at once may link the same benchmark file
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        os.symlink(os.path.relpath(target, os.path.dirname(name)), tmp)
+        os.replace(tmp, name)  # atomically, over an earlier link
 
 
 def shared(variants):

@@ -17,7 +17,16 @@ MODULE = {name: experiment.identifier(name) for name in VARIANTS}  # module and 
 # What each variant links instead of computing: {its path: the owner's path}, models (folders) apart from files.
 # One rule each, with the shared paths as the only values its wildcard may take.
 SHARED = stages.shared(VARIANTS)
-LINKS = {f"{VARIANTS[name]['results']}/{path}": f"{VARIANTS[owner]['results']}/{path}" for name, path, owner in SHARED}
+PLANS = {name: stages.plan(cfg) for name, cfg in VARIANTS.items()}
+LINKS = {  # the link -> (the owner's results folder, the variant's, the path under them, what it is made from)
+    f"{VARIANTS[name]['results']}/{path}": (
+        VARIANTS[owner]["results"],
+        VARIANTS[name]["results"],
+        path,
+        stages.upstream(PLANS[owner], path),
+    )
+    for name, path, owner in SHARED
+}
 
 
 def every_round(path, first=0, **kwargs):
@@ -80,37 +89,33 @@ def shared_paths(folders):
     return "|".join(re.escape(p) for p in sorted(paths)) or "(?!)"
 
 
-def link_target(wildcards):
-    """The link's target, relative to its folder."""
-    return os.path.relpath(LINKS[wildcards.shared], os.path.dirname(wildcards.shared))
+def link_source(wildcards):
+    owner, _, path, _ = LINKS[wildcards.shared]
+    return f"{owner}/{path}"
 
 
 rule share:
     input:
-        lambda w: LINKS[w.shared],
+        link_source,
     output:
         "{shared}",
     wildcard_constraints:
         shared=shared_paths(folders=False),
     localrule: True
-    params:
-        target=link_target,
-    shell:
-        "ln -sfn {params.target:q} {output:q}"
+    run:
+        stages.link(*LINKS[wildcards.shared])
 
 
 rule share_folder:
     input:
-        lambda w: LINKS[w.shared],
+        link_source,
     output:
         directory("{shared}"),
     wildcard_constraints:
         shared=shared_paths(folders=True),
     localrule: True
-    params:
-        target=link_target,
-    shell:
-        "ln -sfn {params.target:q} {output:q}"
+    run:
+        stages.link(*LINKS[wildcards.shared])
 
 
 for _rule in [r.name for r in workflow.rules if r.name.startswith("v_")]:
