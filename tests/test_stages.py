@@ -411,3 +411,15 @@ def test_the_fine_tune_reads_only_what_it_declares(tiny_model, tmp_path, method)
     reads = set(open(os.path.join(folder, "finetune_1.txt")).read().split())
     assert "finetune.learning_rate" in reads and ("finetune.lora.r" in reads) == (method == "lora")
     assert _undeclared(folder, cfg) == {}
+
+
+def test_a_model_card_states_the_temperature_its_round_used():
+    from tpt import card
+
+    cfg = _variants({"think.temperatures": [0.6, 1.1]})["b"]
+    for round_, temperature in ((1, 0.6), (2, 1.1)):
+        s = stages.settings(cfg, "finetune", round_=round_)
+        info = {"base_model": s["model"]["base"], "round": round_, "task": s["task"]["name"], "think": s["think"],
+                "prune": s["prune"], "criterion": s["verify"]["criterion"], "seed": s["seed"], "start_model": "m",
+                "finetune": s["finetune"], "examples": 4, "val_examples": 2}
+        assert f"at temperature {temperature:g} " in card.training_card(info, {})

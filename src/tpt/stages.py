@@ -391,6 +391,31 @@ def partners(variants):
     return out
 
 
+def shared_models(variants):
+    """[(owner, round, [every variant that uses the owner's fine-tuned model of that round, the owner first])]: the
+    models that more than one variant uses."""
+    out = []
+    for (owner, path), names in users(variants).items():
+        m = re.fullmatch(r"models/round_(\d+)", path)
+        if m and int(m.group(1)) > 0 and len(names) > 1:
+            out.append((owner, int(m.group(1)), names))
+    return out
+
+
+def differing(a, b, prefix=""):
+    """{dotted key: (a's value, b's value)} of the keys two variants' configs set differently (not results)."""
+    out = {}
+    for k in list(a) + [k for k in b if k not in a]:
+        key, x, y = f"{prefix}{k}", a.get(k), b.get(k)
+        if key == "results":
+            continue
+        if isinstance(x, dict) and isinstance(y, dict) and x and y:
+            out.update(differing(x, y, key + "."))
+        elif x != y:
+            out[key] = (x, y)
+    return out
+
+
 def users(variants):
     """{(owner, path): [every variant that uses the owner's artifact at path, the owner first]}."""
     out = {}

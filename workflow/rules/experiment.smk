@@ -18,6 +18,11 @@ MODULE = {name: experiment.identifier(name) for name in VARIANTS}  # module and 
 # One rule each, with the shared paths as the only values its wildcard may take.
 SHARED = stages.shared(VARIANTS)
 PLANS = {name: stages.plan(cfg) for name, cfg in VARIANTS.items()}
+# The models several variants use: (owner, round, {variant: the keys it sets otherwise than the owner})
+SHARED_MODELS = [
+    (owner, r, {name: stages.differing(VARIANTS[owner], VARIANTS[name]) for name in names})
+    for owner, r, names in stages.shared_models(VARIANTS)
+]
 LINKS = {  # the link -> (the owner's results folder, the variant's, the path under them, what it is made from)
     f"{VARIANTS[name]['results']}/{path}": (
         VARIANTS[owner]["results"],
@@ -46,6 +51,7 @@ rule experiment_report:
         eval=every_round(metrics_path, phase="eval"),
         think=every_round(metrics_path, first=1, phase="think"),
         verdicts=every_round(verdicts_path, phase="eval"),
+        models=[model_dir(r, VARIANTS[owner]["results"]) for owner, r, _ in SHARED_MODELS],
     output:
         table=experiment_path(EXPERIMENT, "comparison/table.parquet"),
         markdown=report(
@@ -63,6 +69,7 @@ rule experiment_report:
             caption="../report/experiment.rst",
             category="Experiment",
         ),
+        cards=directory(experiment_path(EXPERIMENT, "comparison/model_cards")),
     log:
         experiment_path(EXPERIMENT, "logs/experiment_report.log"),
     localrule: True
@@ -74,6 +81,7 @@ rule experiment_report:
         variants={name: {"results": c["results"], "rounds": c["rounds"]} for name, c in VARIANTS.items()},
         owners=[list(t) for t in SHARED],
         partners=stages.partners(VARIANTS),
+        shared_models=SHARED_MODELS,
     script:
         "../scripts/experiment_report.py"
 
