@@ -287,6 +287,25 @@ def test_every_schema_key_recomputes_exactly_what_reads_it():
     assert len(tried) + len(skipped) + len(UNTRIED) == len(list(_leaves(SCHEMA))) - 1   # less experiment's own
 
 
+def test_every_schema_key_is_read_by_a_stage_or_has_its_reason():
+    """A key no stage reads is a *how* key (stages.HOW) or one of stages.UNREAD, each with its reason."""
+    read = set()
+    for base in (BASE, CODE, {**BASE, "sampling": {"backend": "vllm"}, "finetune": {"method": "lora"}},
+                 {**CODE, "task": {"name": "custom", "custom": {"train": "t.jsonl", "test": "t.jsonl"}}},
+                 {**BASE, "prune": {"accumulate": True, "accumulate_cap": 9},
+                  "finetune": {"interpolate": {"ratio": 0.5}}}):
+        cfg = _variants({}, base)["a"]
+        jobs = [("problems", s, None, None) for s in ("train", "test")] + [("judge_selftest", None, None, None)]
+        jobs += [(st, None, ph, r) for st in ("generate", "verify") for ph in ("think", "eval") for r in (1, 2)]
+        jobs += [("prune", None, None, 2), ("finetune", None, None, 2)]
+        jobs += [("base_model", None, None, None)] if cfg["model"]["base"] == "builtin" else []
+        read |= {k for job in jobs for k in stages.reads(cfg, *job)}
+    unread = [key for key, _ in _leaves(SCHEMA) if not any(key == k or key.startswith(k + ".") for k in read)
+              and not stages.is_how(key) and key.split(".")[0] not in stages.UNREAD
+              and key not in stages.THROUGH and key != "model.base"]   # a hub model: its id keys its round 0
+    assert unread == [], unread
+
+
 def test_every_schema_key_on_a_code_task_with_a_hub_model():
     tried, skipped = _plan_check(CODE)
     assert set(skipped) == set(REFUSED) | {"verify.criterion"}, skipped   # code tasks score strict only
@@ -399,7 +418,8 @@ def test_the_fine_tune_reads_only_what_it_declares(tiny_model, tmp_path, method)
     cfg = _variants({}, base)["a"]
     folder = str(tmp_path / "reads")
     handed = stages.settings(cfg, "finetune", round_=1)
-    rows = [{"sample_id": f"s{i}", "prompt": f"Mia has {i} apples. How many apples?", "completion": f"{i}. Answer: {i}"} for i in range(4)]
+    rows = [{"sample_id": f"s{i}", "prompt": f"Mia has {i} apples. How many apples?",
+             "completion": f"{i}. Answer: {i}"} for i in range(4)]
     recorded = stages.Recorder(handed, folder, "finetune_1")
     figures = train.finetune(tiny_model, str(tmp_path / "out"), rows, rows[:2], recorded["finetune"],
                              str(tmp_path / "scratch"))
