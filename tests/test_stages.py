@@ -443,3 +443,24 @@ def test_a_model_card_states_the_temperature_its_round_used():
                 "prune": s["prune"], "criterion": s["verify"]["criterion"], "seed": s["seed"], "start_model": "m",
                 "finetune": s["finetune"], "examples": 4, "val_examples": 2}
         assert f"at temperature {temperature:g} " in card.training_card(info, {})
+
+
+def test_the_base_model_reads_only_what_it_declares(tmp_path):
+    """The base model's rule (workflow/rules/model.smk) still hands whole sections; its script's calls are made
+    here with the base_model stage's recording settings, as workflow/scripts/base_model.py makes them. (tiny.warm_up
+    copies the finetune settings into a plain dict before training: the copy counts as reading every handed key,
+    and tpt.train's reads of the copy are not recorded; test_the_fine_tune_reads_only_what_it_declares records
+    those.)"""
+    from tpt import tasks, tiny, train
+
+    cfg = _variants({}, {**TINY, "results": "results"})["a"]
+    folder = str(tmp_path / "reads")
+    recorded = stages.Recorder(stages.settings(cfg, "base_model"), folder, "base_model")
+    warmup = tasks.get("arith").load("warmup", recorded["task"]["arith"])
+    tokenizer, model = tiny.build(warmup, recorded["model"]["builtin"])
+    train.save_model(model, tokenizer, str(tmp_path / "init"))
+    tiny.warm_up(str(tmp_path / "init"), str(tmp_path / "out"), warmup, recorded["model"]["builtin"],
+                 recorded["finetune"], str(tmp_path / "scratch"))
+    reads = set(open(os.path.join(folder, "base_model.txt")).read().split())
+    assert {"task.arith.warmup_problems", "model.builtin.hidden_size", "finetune.batch_size"} <= reads
+    assert _undeclared(folder, cfg) == {}
