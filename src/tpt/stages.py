@@ -4,8 +4,9 @@ Every rule that computes something gets its config through `settings(cfg, stage,
 exactly the keys that `reads(cfg, stage, ...)` declares (a rule's `params:`, which its script reads). The same
 declaration makes the stage's key (`stage_keys`): a hash of the declared keys that change *what* is computed and
 of the keys of the artifacts the stage is made from. A stage cannot read a key it is not handed, so a key that
-changes what a stage computes is in that stage's key; tests/test_experiment.py checks it by running the stages
-with recording settings (`Recorder`).
+changes what a stage computes is in that stage's key; tests/test_stages.py checks it by running the stages with
+recording settings (`Recorder`). (The base model's rule, workflow/rules/model.smk, still hands its script whole
+sections: its script's reads are checked against its declaration in the tests only.)
 
 Keys that change *how* a stage runs, and not what it computes, are handed to the stages that read them but stay
 out of every key; they are listed in HOW, with the reason. A number of training processes, GPUs or nodes is not
