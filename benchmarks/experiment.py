@@ -1,8 +1,12 @@
-"""Benchmark of an experiment (default: the shipped diversity study): run it, then print its comparison.
+"""Benchmark of an experiment (default: the shipped diversity study): its plan, its cost against the default run's,
+and its comparison.
 
+    python benchmarks/experiment.py --plan                    # the plan: jobs computed against a run per variant
+    python benchmarks/experiment.py --dry-run                 # snakemake -n: jobs per rule and per variant
     python benchmarks/experiment.py --run                     # snakemake --cores 2 with the study, from scratch
     python benchmarks/experiment.py --run --config rounds=2   # a reduced study (any snakemake --config keys)
-    python benchmarks/experiment.py --dry-run                 # only count the jobs: shared steps appear once
+    python benchmarks/experiment.py --against-default         # on an idle machine: the default run, then the
+                                                              # study, back to back, from scratch; their wall times
     python benchmarks/experiment.py                           # only print an existing run's comparison
 
 The comparison is results/<experiment>/comparison/table.md (written by the workflow's experiment_report rule):
@@ -12,6 +16,7 @@ import argparse
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -19,19 +24,47 @@ import time
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "src"))
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--experiment", default=os.path.join(REPO, "config", "experiments", "diversity.yaml"))
 parser.add_argument("--results", default="results-experiment", help="results folder (default: results-experiment)")
 parser.add_argument("--run", action="store_true", help="run the experiment first")
 parser.add_argument("--dry-run", action="store_true", help="print the jobs per rule of a dry run, and stop")
+parser.add_argument("--plan", action="store_true", help="print what is computed and what is shared, and stop")
+parser.add_argument("--against-default", action="store_true",
+                    help="run the default run and then the experiment from scratch, and print both wall times")
 parser.add_argument("--cores", type=int, default=2)
 parser.add_argument("--config", nargs="*", default=[], help="more KEY=VALUE for snakemake --config")
 args = parser.parse_args()
 
 name = yaml.safe_load(open(args.experiment))["experiment"]["name"]
-snakemake = [os.path.join(os.path.dirname(sys.executable), "snakemake"), "-s", os.path.join(REPO, "Snakefile"),
-             "--cores", str(args.cores), "--configfile", os.path.join(REPO, "config.yaml"), args.experiment, "--config", f"results={args.results}",
-             *args.config]
+SNAKEMAKE = [os.path.join(os.path.dirname(sys.executable), "snakemake"), "-s", os.path.join(REPO, "Snakefile"),
+             "--cores", str(args.cores)]
+snakemake = SNAKEMAKE + ["--configfile", os.path.join(REPO, "config.yaml"), args.experiment, "--config",
+                         f"results={args.results}", *args.config]
+
+if args.plan:
+    # the plan from tpt.stages, as the workflow builds it: each variant's artifacts and their keys
+    from snakemake.utils import validate
+
+    from tpt import experiment, stages
+
+    config = yaml.safe_load(open(os.path.join(REPO, "config.yaml")))
+    config.update(yaml.safe_load(open(args.experiment)))
+    for kv in args.config:
+        key, value = kv.split("=", 1)
+        config[key] = yaml.safe_load(value)
+    schema = os.path.join(REPO, "workflow", "schemas", "config.schema.yaml")
+    _, _, variants = experiment.expand(config, lambda cfg: validate(cfg, schema))
+    own = {v: set(stages.stage_keys(cfg).items()) for v, cfg in variants.items()}
+    computed = set().union(*own.values())
+    shared = stages.shared(variants)
+    per_variant = collections.Counter(v for v, _, _ in shared)
+    print(f"{len(variants)} variants; artifacts a run per variant would compute: {sum(map(len, own.values()))}; "
+          f"computed once here: {len(computed)}; linked: {len(shared)} (rules: share, share_folder)")
+    for v in variants:
+        print(f"  {v:20s} computes {len(own[v]) - per_variant[v]:3d}, links {per_variant[v]:3d}")
+    sys.exit(0)
 if args.dry_run:
     out = subprocess.run(snakemake + ["-n"], capture_output=True, text=True, check=True).stdout
     # a variant's rule is v_<variant as an identifier>_<workflow rule>; variant names may hold '_' themselves
@@ -41,17 +74,32 @@ if args.dry_run:
     pattern = re.compile(r"^v_(\w+?)_(" + "|".join(sorted(rules, key=len, reverse=True)) + r")$")
     names = re.findall(r"^(?:local)?rule (\S+):", out, re.M)
     split = [pattern.match(n) for n in names]
-    jobs = collections.Counter("share" if n.startswith("share_") else m.group(2) if m else n
-                               for n, m in zip(names, split))
+    jobs = collections.Counter(m.group(2) if m else n for n, m in zip(names, split))
     variants = collections.Counter(m.group(1) for m in split if m)
-    print("jobs per rule (every variant; share: an artifact linked from a variant that computes it):")
+    print(f"{len(names)} jobs of {len(set(names))} rules (share, share_folder: artifacts linked from the variant "
+          "that computes them)")
+    print("jobs per rule (every variant):")
     for rule, count in sorted(jobs.items()):
         print(f"  {rule:20s} {count}")
     print("jobs per variant:", dict(variants))
     sys.exit(0)
-if args.run:
+
+
+def timed(command, results):
+    """Run snakemake from scratch into `results`; its wall seconds."""
+    shutil.rmtree(results, ignore_errors=True)
     start = time.time()
-    subprocess.run(snakemake + ["-q", "--keep-going"], check=True)  # a failed job does not stop the other variants
-    print(f"experiment {name}: {time.time() - start:.0f} s wall on {args.cores} cores "
+    subprocess.run(command + ["-q", "--keep-going"], check=True)  # a failed job does not stop the other variants
+    return time.time() - start
+
+
+if args.against_default:  # back to back on the same machine: run it idle, nothing else on the cores
+    default = timed(SNAKEMAKE + ["--config", f"results={args.results}-default", *args.config],
+                    f"{args.results}-default")
+    study = timed(snakemake, args.results)
+    print(f"default run: {default:.0f} s; experiment {name}: {study:.0f} s ({study / default:.2f} x) on "
+          f"{args.cores} cores\n")
+elif args.run:
+    print(f"experiment {name}: {timed(snakemake, args.results):.0f} s wall on {args.cores} cores "
           f"({' '.join(snakemake[3:])})\n")
 print(open(os.path.join(args.results, name, "comparison", "table.md")).read())

@@ -10,7 +10,7 @@ import yaml
 from snakemake.utils import validate
 
 from helpers import REPO, TINY, _merge, snakemake
-from tpt import artifacts, compare, experiment
+from tpt import artifacts, compare, experiment, stages
 from tpt.config import ConfigError
 
 SCHEMA = os.path.join(REPO, "workflow", "schemas", "config.schema.yaml")
@@ -68,7 +68,7 @@ def test_bad_experiments_name_the_variant_and_the_key(exp, message):
 
 def _keys(**extra):
     cfg = _merge(validate_default(BASE), extra)
-    return experiment.stage_keys(cfg)
+    return stages.stage_keys(cfg)
 
 
 def test_stage_keys_change_only_downstream_of_the_changed_setting():
@@ -195,12 +195,12 @@ def test_validation_twins_share_all_training_and_are_compared_with_the_reference
     assert variants["wise-val"]["task"]["arith"]["evaluate_on"] == "validation"
     assert variants["wise-val"]["finetune"]["interpolate"]["ratio"] == 0.5
     assert variants["paper"]["task"]["arith"]["evaluate_on"] == "test"
-    keys = {name: experiment.stage_keys(cfg) for name, cfg in variants.items()}
+    keys = {name: stages.stage_keys(cfg) for name, cfg in variants.items()}
     for path, key in keys["wise"].items():
         same = key == keys["wise-val"][path]
         evaluation = path.startswith("data/test") or "/eval/" in path
         assert same != evaluation, path        # the same training, another evaluation
-    assert experiment.partners(variants) == {"paper": "paper", "wise": "paper", "paper-val": "paper-val",
+    assert stages.partners(variants) == {"paper": "paper", "wise": "paper", "paper-val": "paper-val",
                                              "wise-val": "paper-val"}
 
 
@@ -215,7 +215,8 @@ def test_bad_validation_twins(exp, base, message):
 
 @pytest.mark.slow
 def test_a_tiny_two_variant_experiment_end_to_end(tmp_path):
-    run = snakemake(tmp_path, {**TINY, "experiment": TWO})
+    three = {**TWO, "variants": TWO["variants"] + [{"name": "evaln", "set": {"eval.n": 2}}]}
+    run = snakemake(tmp_path, {**TINY, "experiment": three})
     assert run.returncode == 0, run.stderr[-3000:]
     ref, wise = tmp_path / "results/tiny/ref", tmp_path / "results/tiny/wise"
     # round 1's think is computed once and linked; the fine-tuned models differ (WiSE-FT mixes in model 0)
@@ -231,7 +232,26 @@ def test_a_tiny_two_variant_experiment_end_to_end(tmp_path):
     name = next(k for k in w0 if k.endswith("mlp.down_proj.weight"))
     assert not torch.equal(w1[name], r1[name]) and not torch.equal(w1[name], w0[name])
 
+    # every variant's cost counts every job its results depend on: its own and those it shares, marked with the
+    # variant that ran them (the same jobs as ref's, with ref's figures)
+    costs = {v: artifacts.read(str(tmp_path / f"results/tiny/{v}/report/cost.parquet"), artifacts.COST)
+             .set_index(["round", "stage"]) for v in ("ref", "wise", "evaln")}
+    for v in ("wise", "evaln"):
+        assert set(costs[v].index) == set(costs["ref"].index), v
+        shared = costs[v][costs[v]["ran_by"] == "ref"]
+        assert (shared["wall_s"] == costs["ref"].loc[shared.index, "wall_s"]).all()
+        assert (costs["ref"]["ran_by"] == "").all()
+    assert {(1, "generate_think"), (1, "prune"), (0, "base_model")} <= set(
+        costs["wise"][costs["wise"]["ran_by"] == "ref"].index)
+    assert costs["wise"].loc[(1, "finetune"), "ran_by"] == "" and costs["evaln"].loc[(1, "finetune"), "ran_by"] == "ref"
+    assert "shared: run by variant ref" in (wise / "report/summary.md").read_text()
+    # the model that ref and evaln share has a card naming both, and what evaln sets otherwise
+    shared_card = (tmp_path / "results/tiny/comparison/model_cards/ref_round_1.md").read_text()
+    assert "| evaln | `eval.n`: 3 -> 2 |" in shared_card and "| ref | (the owner) |" in shared_card
+
     table = pd.read_parquet(tmp_path / "results/tiny/comparison/table.parquet")
+    assert (table.set_index(["variant", "round"]).loc[("evaln", 1), "ran_by"] == "ref")
+    table = table[table["variant"] != "evaln"]
     assert sorted(zip(table["variant"], table["round"])) == [("ref", 0), ("ref", 1), ("wise", 0), ("wise", 1)]
     row0 = table.set_index(["variant", "round"])
     assert row0.loc[("ref", 0), "pass@1"] == row0.loc[("wise", 0), "pass@1"]      # the same round 0
@@ -244,6 +264,6 @@ def test_a_tiny_two_variant_experiment_end_to_end(tmp_path):
     assert (wise / "report/summary.md").exists()
 
     # the comparison is in the HTML report too
-    html = snakemake(tmp_path, {**TINY, "experiment": TWO}, "--report", str(tmp_path / "report.html"))
+    html = snakemake(tmp_path, {**TINY, "experiment": three}, "--report", str(tmp_path / "report.html"))
     assert html.returncode == 0, html.stderr[-3000:]
     assert "comparison/table.md" in (tmp_path / "report.html").read_text()

@@ -118,6 +118,8 @@ TRAINING_CURVE = pa.schema([
 # self-test), 0 for the base model; stage is the benchmark file's name without its shard (generate_think,
 # verify_eval, finetune, ...). Times and memory from Snakemake's benchmark files, summed over the stage's jobs
 # (peak: the largest job's); gpu_s = GPUs the job asked for x its wall time; tokens by the sampler's tokenizer.
+# ran_by: in an experiment, the variant that ran the stage's jobs when this variant shares them (tpt.stages), else
+# empty: a variant's cost counts every job its results depend on, its own and the shared ones.
 COST = pa.schema([
     ("round", pa.int32()),
     ("stage", pa.string()),
@@ -131,6 +133,7 @@ COST = pa.schema([
     ("completion_tokens", pa.int64()),
     ("train_examples", pa.int64()),
     ("train_tokens", pa.int64()),
+    ("ran_by", pa.string()),
 ])
 
 

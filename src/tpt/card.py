@@ -49,6 +49,20 @@ def training_card(info, figures):
     return "\n".join(lines)
 
 
+def shared_card(card, owner, round_, variants):
+    """An experiment's card of a model that several variants use (tpt.stages.shared_models): the model folder's
+    card (written by the owner's fine-tune) with every variant that uses it and the keys each sets otherwise than
+    the owner. variants: {variant: {dotted key: (the owner's value, the variant's)}}, the owner first."""
+    lines = [card.rstrip(), "", "## Used by", "",
+             f"This model (round {round_}) is computed once, by variant `{owner}`, and used by every variant below: "
+             "they differ only in keys that the stages up to this model do not read (tpt.stages).", "",
+             "| variant | keys set otherwise than in " + owner + " |", "|---|---|"]
+    for name, keys in variants.items():
+        diff = "; ".join(f"`{k}`: {a!r} -> {b!r}" for k, (a, b) in sorted(keys.items())) or "(the owner)"
+        lines.append(f"| {name} | {diff} |")
+    return "\n".join(lines) + "\n"
+
+
 def with_metrics(card, summary_row, scorings):
     """The card with its round's metrics (a row of report.summary's table) in place of the pointer to them."""
     head = card.split("## Evaluation")[0]

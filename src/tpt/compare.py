@@ -27,10 +27,11 @@ def _value(m, metric, k=None, field="value"):
     return float(sel[field].iloc[0]) if len(sel) else float("nan")
 
 
-def wall_time(variant, round_, results, owners):
+def wall_time(variant, round_, results, owners, shared=None):
     """Seconds of the jobs that made a variant's round (round 0: the base model and its evaluation), read from the
     benchmark files of whichever variant ran them. results: variant -> results folder; owners: {(variant, path):
-    owner}. NaN when no benchmark file is found (e.g. a model from the hub has none)."""
+    owner}. NaN when no benchmark file is found (e.g. a model from the hub has none). shared: a dict that gets
+    {the variant that ran them: seconds} of the jobs another variant ran."""
     total, found = 0.0, False
     for path, files in JOBS.items():
         if (round_ == 0) != (path == "models/round_0" or path.startswith("round_{r}/eval")):
@@ -39,8 +40,11 @@ def wall_time(variant, round_, results, owners):
         owner = owners.get((variant, path), variant)
         for pattern in files:
             for f in glob.glob(os.path.join(results[owner], "benchmarks", pattern.format(r=round_))):
-                total += float(pd.read_csv(f, sep="\t")["s"].iloc[-1])
+                seconds = float(pd.read_csv(f, sep="\t")["s"].iloc[-1])
+                total += seconds
                 found = True
+                if owner != variant and shared is not None:
+                    shared[owner] = shared.get(owner, 0.0) + seconds
     return total if found else float("nan")
 
 
@@ -51,6 +55,7 @@ def table(eval_metrics, think_metrics, results=None, owners=None):
         t = think_metrics.get(variant)
         for round_, e in m.groupby("round"):
             n = int(_value(e, "samples_per_problem"))
+            shared = {}
             th = t[t["round"] == round_] if t is not None else e.head(0)
             think_samples = _value(th, "problems") * _value(th, "samples_per_problem") if len(th) else 0.0
             rows.append({
@@ -62,7 +67,9 @@ def table(eval_metrics, think_metrics, results=None, owners=None):
                 "sft_examples": _value(th, "sft_examples") if len(th) else float("nan"),
                 "sft_distinct": _value(th, "sft_distinct") if len(th) else float("nan"),
                 "samples": int(think_samples + _value(e, "problems") * n),
-                "wall_s": wall_time(variant, int(round_), results, owners or {}) if results else float("nan"),
+                "wall_s": wall_time(variant, int(round_), results, owners or {}, shared) if results else float("nan"),
+                # of which run by other variants (shared jobs), and by which
+                "shared_wall_s": sum(shared.values()), "ran_by": ",".join(sorted(shared)),
             })
     return pd.DataFrame(rows)
 
@@ -87,7 +94,7 @@ def paired_difference(verdicts):
 
 def markdown(tab, paired, reference):
     lines = ["| variant | round | Pass@1 strict | Pass@n | coverage | distinct correct | think coverage "
-             "| SFT examples | SFT distinct | samples | wall s |", "|---" * 11 + "|"]
+             "| SFT examples | SFT distinct | samples | wall s (shared: run by) |", "|---" * 11 + "|"]
 
     def f(x, fmt):
         return "" if x != x else fmt.format(x)
@@ -97,7 +104,8 @@ def markdown(tab, paired, reference):
                      f"{100 * r['pass@n']:.1f} (n={r['n']}) | {100 * r['coverage']:.1f} | "
                      f"{r['distinct_correct']:.2f} | {f(100 * r['think_coverage'], '{:.1f}')} | "
                      f"{f(r['sft_examples'], '{:.0f}')} | {f(r['sft_distinct'], '{:.0f}')} | {r['samples']} | "
-                     f"{f(r['wall_s'], '{:.0f}')} |")
+                     f"{f(r['wall_s'], '{:.0f}')}"
+                     + (f" ({r['shared_wall_s']:.0f}: {r['ran_by']})" if r.get("ran_by") else "") + " |")
     lines += ["", f"Each variant's strict Pass@1 at its last round minus the reference's ({reference}) at the same "
               "round, paired by test problem (a variant evaluated on other problems, e.g. a validation twin, "
               "against the first variant evaluated on the same ones):", "",

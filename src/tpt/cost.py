@@ -14,7 +14,8 @@ GPU_RULE = {"generate": "generate", "finetune": "finetune", "base_model": "base_
 def read_benchmarks(bench_dir):
     """One row per job from the benchmark files: round (None for run-wide jobs: problems, judge self-test),
     stage (the file name without its shard: generate_think, verify_eval, finetune, ...), wall_s, cpu_s,
-    peak_rss_mb. base_model is round 0's."""
+    peak_rss_mb, ran_by. base_model is round 0's. In an experiment a shared job's file is a link to the file of the
+    variant that ran it (results/<experiment>/<variant>/benchmarks/...): ran_by is that variant, else empty."""
     rows = []
     for folder, _, files in os.walk(bench_dir):
         sub = os.path.relpath(folder, bench_dir)
@@ -23,13 +24,23 @@ def read_benchmarks(bench_dir):
             if not name.endswith(".tsv"):
                 continue
             stage = re.sub(r"_\d+$", "", name[:-len(".tsv")])
-            table = pd.read_csv(os.path.join(folder, name), sep="\t")
+            path = os.path.join(folder, name)
+            table = pd.read_csv(path, sep="\t")
+            ran_by = os.path.basename(os.path.dirname(_benchmarks_of(os.path.realpath(path)))) \
+                if os.path.islink(path) else ""
             round_ = int(match.group(1)) if match else (0 if stage == "base_model" else None)
             for _, b in table.iterrows():  # a file has one row per run (one, unless --benchmark-repeats)
                 rows.append({"round": round_, "stage": stage, "wall_s": float(b["s"]),
                              "cpu_s": float(b.get("cpu_time", float("nan"))),
-                             "peak_rss_mb": float(pd.to_numeric(b.get("max_rss"), errors="coerce"))})
-    return pd.DataFrame(rows, columns=["round", "stage", "wall_s", "cpu_s", "peak_rss_mb"])
+                             "peak_rss_mb": float(pd.to_numeric(b.get("max_rss"), errors="coerce")),
+                             "ran_by": ran_by})
+    return pd.DataFrame(rows, columns=["round", "stage", "wall_s", "cpu_s", "peak_rss_mb", "ran_by"])
+
+
+def _benchmarks_of(path):
+    """The benchmarks folder a benchmark file is in (<results>/benchmarks[/round_<r>]/<file>)."""
+    folder = os.path.dirname(path)
+    return os.path.dirname(folder) if os.path.basename(folder).startswith("round_") else folder
 
 
 def gpus_of(stage, resources):
@@ -53,9 +64,12 @@ def cost_table(benchmarks, resources, generated, trained):
     b = benchmarks.copy()
     b["gpu_s"] = [gpus_of(s, resources) * w for s, w in zip(b["stage"], b["wall_s"])]
     b["round"] = b["round"].astype("Int64")
+    if "ran_by" not in b:
+        b["ran_by"] = ""
     table = (b.groupby(["round", "stage"], dropna=False, sort=False)
              .agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"),
-                  peak_rss_mb=("peak_rss_mb", "max"), gpu_s=("gpu_s", "sum")).reset_index())
+                  peak_rss_mb=("peak_rss_mb", "max"), gpu_s=("gpu_s", "sum"),
+                  ran_by=("ran_by", lambda v: ",".join(sorted(set(v) - {""})))).reset_index())
     for column in ("samples", "prompt_tokens", "completion_tokens", "train_examples", "train_tokens"):
         table[column] = 0
     for (round_, phase), samples in generated.items():
@@ -96,7 +110,7 @@ def _row(table, round_, stage):
     if len(hit):
         return hit[0]
     table.loc[len(table)] = {"round": round_, "stage": stage, "jobs": 0, "wall_s": 0.0, "cpu_s": 0.0,
-                             "peak_rss_mb": float("nan"), "gpu_s": 0.0}  # a job without a benchmark file
+                             "peak_rss_mb": float("nan"), "gpu_s": 0.0, "ran_by": ""}  # a job without a benchmark file
     return len(table) - 1
 
 
@@ -126,8 +140,12 @@ def markdown(table):
 def line(table):
     """One sentence for summary.md."""
     t = per_round(table).iloc[-1]
+    shared = table[table["ran_by"].fillna("") != ""] if "ran_by" in table else table.head(0)
+    by = ", ".join(sorted(set(",".join(shared["ran_by"]).split(",")))) if len(shared) else ""
     return (f"Cost: {t['wall_s'] / 60:.1f} min of job wall time ({t['cpu_s'] / 60:.1f} CPU min, "
             f"{t['gpu_s'] / 3600:.2f} GPU-hours asked, peak memory of a job {t['peak_rss_mb']:.0f} MB); "
             f"{int(t['samples']):,} samples generated ({int(t['prompt_tokens']):,} prompt and "
             f"{int(t['completion_tokens']):,} completion tokens), {int(t['train_examples']):,} examples and "
-            f"{int(t['train_tokens']):,} tokens trained (results/report/cost.parquet).")
+            f"{int(t['train_tokens']):,} tokens trained (results/report/cost.parquet)."
+            + (f" Of these, {int(shared['jobs'].sum())} jobs ({shared['wall_s'].sum() / 60:.1f} min) are shared: run "
+               f"by variant {by} of the experiment, counted here too." if len(shared) else ""))

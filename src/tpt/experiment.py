@@ -17,16 +17,14 @@ section:
                                  # validation problems; it shares all its training with its variant
 
 Every variant is a whole run of the workflow (workflow/rules/experiment.smk imports the Snakefile once per
-variant, as a Snakemake module). Work is shared by *stage keys*: each artifact's key is a hash of exactly the
-config keys its stage reads and of the keys of the artifacts it is made from (`stage_keys`). Two variants whose
+variant, as a Snakemake module). Work is shared by *stage keys* (tpt.stages): each artifact's key is a hash of
+exactly the config keys its stage reads and of the keys of the artifacts it is made from. Two variants whose
 artifact has the same key would compute the same thing: the later one links to the first one's (`shared`), so
 the problems, the base model, round 0's evaluation, and e.g. round 1's think, verify and prune of two variants
 that differ only in fine-tuning keys are computed once.
 """
 import copy
-import hashlib
 import itertools
-import json
 import re
 
 from tpt.config import ConfigError, check
@@ -126,7 +124,7 @@ def expand(config, validate):
 def _add_validation_twins(overrides, reference, task):
     """experiment.validation: a twin `<variant>-val` of every variant (the reference's first), evaluated on
     validation problems (the built-in task's `evaluate_on: validation`: fresh problems drawn like the train ones)
-    instead of the test problems. Its training is the same as its variant's (stage_keys leave evaluate_on out of
+    instead of the test problems. Its training is the same as its variant's (tpt.stages leaves evaluate_on out of
     the train side), so a twin costs only its evaluations: settings are chosen on the twins' figures, and the test
     figures are read once, after choosing."""
     if task["name"] != "arith":
@@ -139,16 +137,6 @@ def _add_validation_twins(overrides, reference, task):
             raise ConfigError(f"experiment.validation: the twin of {vname!r} would be named {twin!r}, a variant's "
                               "name: rename that variant")
         overrides[twin] = {**overrides[vname], "task.arith.evaluate_on": "validation"}
-
-
-def partners(variants):
-    """{variant: the variant it is compared with}: the first variant (the reference first) evaluated on the same
-    problems. That is the reference for every variant evaluated on the test problems, and the reference's twin for
-    the twins evaluated on validation problems (experiment.validation)."""
-    first, out = {}, {}
-    for name, cfg in variants.items():
-        out[name] = first.setdefault(stage_keys(cfg)["data/test.parquet"], name)
-    return out
 
 
 def identifier(name):
@@ -167,84 +155,4 @@ def _grid(grid, reference):
     for values in itertools.product(*(grid[k] for k in keys)):
         label = "_".join(f"{k.split('.')[-1]}-{v}" for k, v in zip(keys, values))
         out.append((re.sub(r"[^A-Za-z0-9_.-]", "", label), {**reference, **dict(zip(keys, values))}))
-    return out
-
-
-def _key(*parts):
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _without(section, *keys):
-    return {k: v for k, v in section.items() if k not in keys}
-
-
-def stage_keys(cfg):
-    """{artifact path under the variant's results folder: key}. A key hashes the config keys the stage reads and the
-    keys of its inputs, nothing else (threads, resources and sharding change how, not what, is computed)."""
-    from tpt.sampling import round_temperature
-    from tpt import tasks
-
-    keys, task, seed = {}, cfg["task"], cfg["seed"]
-    sampling = cfg["sampling"]
-    # Which problems evaluation uses (the built-in task's evaluate_on) changes the test split and what evaluation
-    # does, nothing the rounds learn from: the train side reads the task without it. So a variant evaluated on
-    # validation problems shares all its training with the same variant evaluated on the test problems.
-    learn = {**task, "arith": _without(task["arith"], "evaluate_on")}
-    # the problems, and what known solutions did in the judge (task.validate: then verify.code's limits count)
-    judged = cfg["verify"]["code"] if task["validate"]["solutions"] else None
-    data = _key("data", learn, judged)
-    keys["data/train.parquet"] = keys["data/train_checks.parquet"] = data
-    keys["data/test.parquet"] = keys["data/test_checks.parquet"] = _key("data", task, judged)
-    judge_think = [cfg["verify"], learn]  # what think verification reads (eval's reads the whole task)
-    if tasks.is_code(tasks.from_config(task)):
-        keys["judge/selftest.txt"] = _key("selftest", cfg["verify"]["code"])
-    if cfg["model"]["base"] == "builtin":
-        # the warm-up fine-tune takes the finetune section but sets its own epochs, lr, warm-up and length
-        ft = _without(cfg["finetune"], "init", "interpolate", "epochs", "learning_rate", "warmup_ratio", "method",
-                      "lora", "max_length", "save_steps", "logging_steps", "distributed")
-        models = {0: _key("base", data, cfg["model"], ft)}
-        keys["models/round_0"] = models[0]
-    else:
-        models = {0: _key("hub", cfg["model"]["base"])}
-
-    def evaluate(r):
-        s = _key("eval", r, models[r], _without(cfg["eval"], "shards"), sampling, task, seed)
-        keys[f"round_{r}/eval/samples.parquet"] = s
-        keys[f"round_{r}/eval/verdicts.parquet"] = v = _key("verify", s, [cfg["verify"], task])
-        keys[f"round_{r}/eval/metrics.parquet"] = _key("metrics", v)
-
-    evaluate(0)
-    sft = None
-    for r in range(1, cfg["rounds"] + 1):
-        think = _without(cfg["think"], "shards", "temperatures", "temperature")
-        s = _key("think", r, models[r - 1], think, round_temperature(cfg["think"], r), sampling, learn, seed)
-        keys[f"round_{r}/think/samples.parquet"] = s
-        keys[f"round_{r}/think/verdicts.parquet"] = v = _key("verify", s, judge_think)
-        pooled = cfg["prune"]["accumulate"] and r > 1  # round 1 has no earlier rounds to pool
-        sft = _key("prune", r, v, _without(cfg["prune"], "accumulate", "accumulate_cap"),
-                   (sft, cfg["prune"]["accumulate_cap"]) if pooled else None)
-        keys[f"round_{r}/prune/sft_train.parquet"] = keys[f"round_{r}/prune/sft_val.parquet"] = sft
-        keys[f"round_{r}/think/metrics.parquet"] = _key("think_metrics", sft)
-        init = models[0] if cfg["finetune"]["init"] == "base" else models[r - 1]
-        mix = cfg["finetune"]["interpolate"]
-        mixed = None if mix["ratio"] == 1 else (mix["ratio"], models[0] if mix["with"] == "base" else models[r - 1])
-        models[r] = _key("finetune", r, sft, init, _without(cfg["finetune"], "distributed", "interpolate"), mixed)
-        keys[f"models/round_{r}"] = models[r]
-        keys[f"logs/round_{r}/finetune_loss.parquet"] = models[r]  # the same fine-tune's training curve
-        evaluate(r)
-    return keys
-
-
-DIRECTORIES = ("models/",)  # artifacts that are folders
-
-
-def shared(variants):
-    """[(variant, path, owner)]: the artifacts (paths under a variant's results folder) that a variant takes from
-    an earlier variant (the owner, which computes it) instead of computing them, in the variants' order."""
-    owner_of, out = {}, []
-    for vname, cfg in variants.items():
-        for path, key in stage_keys(cfg).items():
-            owner = owner_of.setdefault((path, key), vname)
-            if owner != vname:
-                out.append((vname, path, owner))
     return out

@@ -142,6 +142,6 @@ def prune(samples, verdicts, cfg, round_, earlier=None):
         train = train.head(cfg["size"])
     cols = ["sample_id", "problem_id", "prompt", "completion"]
     train = train[cols].reset_index(drop=True)
-    if cfg.get("accumulate") and earlier is not None:
+    if earlier is not None and cfg.get("accumulate"):  # round 1 reads no accumulate key (tpt.stages)
         train = accumulate(train, earlier[cols], cfg.get("accumulate_cap"))
     return train, val[cols].reset_index(drop=True)

@@ -7,7 +7,7 @@ import sys
 from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
-from tpt import tasks
+from tpt import stages, tasks
 from tpt.config import check
 
 validate(config, "../schemas/config.schema.yaml")
@@ -196,15 +196,17 @@ WISE = config["finetune"]["interpolate"]["ratio"] < 1  # weight interpolation af
 
 
 def model_card_info(round_):
-    """What a round's model card (tpt.card) says of the run, as JSON for the finetune command."""
+    """What a round's model card (tpt.card) says of the run, as JSON for the finetune command: what the finetune
+    stage reads (tpt.stages), think.temperature the round's own."""
+    s = stages.settings(config, "finetune", round_=int(round_))
     keys = {
-        "base_model": config["model"]["base"],
+        "base_model": s["model"]["base"],
         "round": int(round_),
-        "task": config["task"]["name"],
-        "think": config["think"],
-        "prune": config["prune"],
-        "criterion": config["verify"]["criterion"],
-        "seed": config["seed"],
+        "task": s["task"]["name"],
+        "think": s["think"],
+        "prune": s["prune"],
+        "criterion": s["verify"]["criterion"],
+        "seed": s["seed"],
     }
     return json.dumps(keys, sort_keys=True)
 

@@ -10,7 +10,7 @@ rule problems:
     conda:
         conda_env("light")
     params:
-        task=config["task"],
-        code=config["verify"]["code"],
+        task=lambda w: stages.param(config, "problems", "task", split=w.split),
+        code=lambda w: stages.param(config, "problems", "verify.code", split=w.split),
     script:
         "../scripts/problems.py"

@@ -1,18 +1,37 @@
 # An experiment (tpt.experiment): the variants of config["experiment"] in one DAG. Each variant is this workflow
 # again, imported as a Snakemake module with its own config and results folder (<results>/<experiment>/<variant>);
-# its rules are named <variant>_<rule>. An artifact that an earlier variant computes with the same stage key
-# (the same settings and inputs) is not computed again: a `share_*` rule links it into the later variant's folder,
-# and Snakemake prefers that rule (ruleorder) to the variant's own.
+# its rules are named v_<variant>_<rule>. An artifact that an earlier variant computes with the same stage key
+# (tpt.stages: the same settings and inputs) is not computed again: the rule `share` (`share_folder` for a model)
+# links it into the later variant's folder, and Snakemake prefers those rules (ruleorder) to the variant's own.
 import re
 
 from snakemake.utils import validate
 
-from tpt import experiment
+from tpt import experiment, stages
 
 EXPERIMENT, REFERENCE, VARIANTS = experiment.expand(
     config, lambda cfg: validate(cfg, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
 )
 MODULE = {name: experiment.identifier(name) for name in VARIANTS}  # module and rule-name prefix
+
+# What each variant links instead of computing: {its path: the owner's path}, models (folders) apart from files.
+# One rule each, with the shared paths as the only values its wildcard may take.
+SHARED = stages.shared(VARIANTS)
+PLANS = {name: stages.plan(cfg) for name, cfg in VARIANTS.items()}
+# The models several variants use: (owner, round, {variant: the keys it sets otherwise than the owner})
+SHARED_MODELS = [
+    (owner, r, {name: stages.differing(VARIANTS[owner], VARIANTS[name]) for name in names})
+    for owner, r, names in stages.shared_models(VARIANTS)
+]
+LINKS = {  # the link -> (the owner's results folder, the variant's, the path under them, what it is made from)
+    f"{VARIANTS[name]['results']}/{path}": (
+        VARIANTS[owner]["results"],
+        VARIANTS[name]["results"],
+        path,
+        stages.upstream(PLANS[owner], path),
+    )
+    for name, path, owner in SHARED
+}
 
 
 def every_round(path, first=0, **kwargs):
@@ -32,6 +51,7 @@ rule experiment_report:
         eval=every_round(metrics_path, phase="eval"),
         think=every_round(metrics_path, first=1, phase="think"),
         verdicts=every_round(verdicts_path, phase="eval"),
+        models=[model_dir(r, VARIANTS[owner]["results"]) for owner, r, _ in SHARED_MODELS],
     output:
         table=experiment_path(EXPERIMENT, "comparison/table.parquet"),
         markdown=report(
@@ -49,6 +69,7 @@ rule experiment_report:
             caption="../report/experiment.rst",
             category="Experiment",
         ),
+        cards=directory(experiment_path(EXPERIMENT, "comparison/model_cards")),
     log:
         experiment_path(EXPERIMENT, "logs/experiment_report.log"),
     localrule: True
@@ -58,8 +79,9 @@ rule experiment_report:
         experiment=EXPERIMENT,
         reference=REFERENCE,
         variants={name: {"results": c["results"], "rounds": c["rounds"]} for name, c in VARIANTS.items()},
-        owners=[list(t) for t in experiment.shared(VARIANTS)],
-        partners=experiment.partners(VARIANTS),
+        owners=[list(t) for t in SHARED],
+        partners=stages.partners(VARIANTS),
+        shared_models=SHARED_MODELS,
     script:
         "../scripts/experiment_report.py"
 
@@ -68,22 +90,42 @@ for _name, _cfg in VARIANTS.items():
     workflow.module(MODULE[_name], snakefile=os.path.join(workflow.basedir, "Snakefile"), config=_cfg)
     workflow.userule(["*"], from_module=MODULE[_name], name_modifier=MODULE[_name] + "_*")(lambda: None)
 
-for _name, _path, _owner in experiment.shared(VARIANTS):
-    _out, _src = f"{VARIANTS[_name]['results']}/{_path}", f"{VARIANTS[_owner]['results']}/{_path}"
-    _rule = re.sub(r"\W", "_", f"share_{_name}_{_path}")  # e.g. share_wise_round_1_think_samples_parquet
 
-    rule:
-        name:
-            _rule
-        input:
-            _src,
-        output:
-            directory(_out) if _path.startswith(experiment.DIRECTORIES) else _out,
-        localrule: True
-        params:
-            target=os.path.relpath(_src, os.path.dirname(_out)),
-        shell:
-            "ln -sfn {params.target:q} {output:q}"
+def shared_paths(folders):
+    """A regular expression of the linked paths that are folders (or files): `(?!)`, matching nothing, if none."""
+    paths = [p for p in LINKS if ("/models/" in p) == folders]
+    return "|".join(re.escape(p) for p in sorted(paths)) or "(?!)"
 
-    for _own in [r.name for r in workflow.rules if r.name.startswith(MODULE[_name] + "_")]:
-        workflow.ruleorder(_rule, _own)
+
+def link_source(wildcards):
+    owner, _, path, _ = LINKS[wildcards.shared]
+    return f"{owner}/{path}"
+
+
+rule share:
+    input:
+        link_source,
+    output:
+        "{shared}",
+    wildcard_constraints:
+        shared=shared_paths(folders=False),
+    localrule: True
+    run:
+        stages.link(*LINKS[wildcards.shared])
+
+
+rule share_folder:
+    input:
+        link_source,
+    output:
+        directory("{shared}"),
+    wildcard_constraints:
+        shared=shared_paths(folders=True),
+    localrule: True
+    run:
+        stages.link(*LINKS[wildcards.shared])
+
+
+for _rule in [r.name for r in workflow.rules if r.name.startswith("v_")]:
+    workflow.ruleorder("share", _rule)
+    workflow.ruleorder("share_folder", _rule)

@@ -19,9 +19,9 @@ rule generate:
         **job_resources("generate"),
     params:
         model=lambda w: model_of(generation_model(w)),
-        task=config["task"],
-        settings=lambda w: config[w.phase],
-        sampling=config["sampling"],
+        task=lambda w: stages.param(config, "generate", "task", phase=w.phase, round_=int(w.round)),
+        settings=lambda w: stages.param(config, "generate", w.phase, phase=w.phase, round_=int(w.round)),
+        sampling=lambda w: stages.param(config, "generate", "sampling", phase=w.phase, round_=int(w.round)),
         seed=config["seed"],
     script:
         "../scripts/generate.py"

@@ -16,6 +16,6 @@ rule prune:
     conda:
         conda_env("light")
     params:
-        prune=config["prune"],
+        prune=lambda w: stages.param(config, "prune", "prune", round_=int(w.round)),
     script:
         "../scripts/prune.py"

@@ -15,8 +15,8 @@ rule verify:
         conda_env("judge")
     threads: config["threads"]["verify"]
     params:
-        task=config["task"],
-        verify=config["verify"],
+        task=lambda w: stages.param(config, "verify", "task", phase=w.phase),
+        verify=lambda w: stages.param(config, "verify", "verify", phase=w.phase),
     script:
         "../scripts/verify.py"
 
@@ -33,6 +33,6 @@ rule judge_selftest:
     conda:
         conda_env("judge")
     params:
-        code=config["verify"]["code"],
+        code=stages.param(config, "judge_selftest", "verify.code"),
     script:
         "../scripts/judge_selftest.py"

@@ -1,6 +1,8 @@
+import os
+
 import pandas as pd
 
-from tpt import artifacts, compare, runlog
+from tpt import artifacts, card, compare, runlog
 
 log = runlog.start_rule(snakemake)
 p, out = snakemake.params, snakemake.output
@@ -37,4 +39,11 @@ with artifacts.atomic(out.pass1) as tmp:
     compare.plot(tab, "pass@1", "Pass@1 strict", tmp)
 with artifacts.atomic(out.passk) as tmp:
     compare.plot(tab, "pass@n", "Pass@n strict", tmp)
+# the cards of the models several variants use: every variant that uses one, and what it sets otherwise
+os.makedirs(out.cards, exist_ok=True)
+for (owner, round_, users), model in zip(p.shared_models, snakemake.input.models):
+    with open(os.path.join(model, "README.md")) as f:
+        text = card.shared_card(f.read(), owner, round_, users)
+    with artifacts.atomic(os.path.join(out.cards, f"{owner}_round_{round_}.md")) as tmp, open(tmp, "w") as f:
+        f.write(text)
 log.info("experiment %s:\n%s", p.experiment, compare.markdown(tab, paired, p.reference))

@@ -13,7 +13,7 @@ requests = sampling.make_requests(problems, tasks.from_config(p.task).prompt, w.
 log.info("round %d %s, shard %s of %d: %d problems x %d samples from %s (%s backend)", round_, w.phase, w.shard,
          settings["shards"], len(problems), settings["n"], p.model, p.sampling["backend"])
 sampler = sampling.load_sampler(p.model, p.sampling, threads=snakemake.threads)
-temperature = sampling.round_temperature(settings, round_)  # think.temperatures, if set, per round
+temperature = settings["temperature"]  # the round's: tpt.stages hands think.temperatures' value for the round
 samples = sampling.generate(sampler, requests, p.model, temperature, settings["top_p"], settings["max_new_tokens"])
 artifacts.write(samples, snakemake.output[0], artifacts.SAMPLES)
 log.info("%d samples, %.1f%% truncated, %.1f tokens on average -> %s", len(samples),

@@ -1,0 +1,429 @@
+"""What each stage reads: the one declaration that hands a stage its settings and keys its artifacts.
+
+Every rule that computes something gets its config through `settings(cfg, stage, ...)`: a nested dict holding
+exactly the keys that `reads(cfg, stage, ...)` declares (a rule's `params:`, which its script reads). The same
+declaration makes the stage's key (`stage_keys`): a hash of the declared keys that change *what* is computed and
+of the keys of the artifacts the stage is made from. A stage cannot read a key it is not handed, so a key that
+changes what a stage computes is in that stage's key; tests/test_stages.py checks it by running the stages with
+recording settings (`Recorder`). (The base model's rule, workflow/rules/model.smk, still hands its script whole
+sections: its script's reads are checked against its declaration in the tests only.)
+
+Keys that change *how* a stage runs, and not what it computes, are handed to the stages that read them but stay
+out of every key; they are listed in HOW, with the reason. A number of training processes, GPUs or nodes is not
+among them: it multiplies the effective batch (batch_size x grad_accum x processes) and so changes the model.
+
+Experiments (tpt.experiment) share an artifact between variants whose keys for it are equal (`shared`).
+"""
+import copy
+import fnmatch
+import functools
+import glob
+import hashlib
+import json
+import os
+import re
+
+# dotted key (a pattern, * for one level) -> why it changes how, not what, a stage computes
+HOW = {
+    "threads.*": "CPU threads of a job: the same computation on more cores (on a CPU, sums can differ in their last "
+                 "bits with the thread count; the recipe does not change)",
+    "think.shards": "how many jobs sample a phase: every sample's seed depends only on its id, so the gathered "
+                    "samples are the same",
+    "eval.shards": "as think.shards",
+    "sampling.progress_interval_s": "how often a sampling job logs its progress",
+    "verify.code.progress_interval_s": "how often a verify job logs its progress",
+    "sampling.vllm.gpu_memory_utilization": "how much GPU memory vLLM may take (its KV cache), not the samples",
+    "sampling.vllm.cpu_kvcache_gb": "the KV cache's size on a CPU, not the samples",
+    "finetune.save_steps": "how often a fine-tune writes a checkpoint to resume from",
+    "finetune.report_to": "where the training figures are logged besides the log (TensorBoard, W&B)",
+    "finetune.distributed.main_process_port": "the network port of a multi-node fine-tune",
+    "resources.*.mem_mb": "what a job asks the scheduler for",
+    "resources.*.runtime": "what a job asks the scheduler for",
+    "resources.*.slurm_partition": "where the scheduler runs a job",
+    "resources.*.gpu_model": "which GPU model a job asks for (the count, resources.*.gpu, is what: it switches "
+                             "the device, its precision, and for the fine-tune the processes)",
+}
+
+
+def is_how(key):
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in HOW)
+
+
+# Keys a stage is handed through another: think.temperatures reaches a round's jobs as that round's
+# think.temperature (sampling.round_temperature), so a round whose temperature stays the same is shared.
+THROUGH = {"think.temperatures": "think.temperature"}
+
+
+# Not read by any stage: the run's layout and the report (a variant's report is its own, never shared).
+UNREAD = {
+    "results": "the results folder: where, not what",
+    "rounds": "how many rounds: each round's artifacts do not depend on how many follow",
+    "experiment": "the experiment section itself (tpt.experiment expands it into variants)",
+}
+
+
+# ---- The declarations: dotted keys (a section stands for every key under it) each stage reads.
+
+def _task(cfg, evaluation=False, checks=False):
+    """The task keys a task's load, prompt and scorer read: the `task` section without the other tasks' sections;
+    without task.validate unless the problem checks are run (checks), and without the built-in task's
+    evaluate_on outside evaluation (it picks the test problems, nothing the rounds learn from)."""
+    from tpt import tasks
+
+    task = cfg["task"]
+    out = []
+    for key, value in task.items():
+        if isinstance(value, dict) and key in tasks.BUILTIN and key != task["name"]:
+            continue  # another task's own section (task.custom on the arith task)
+        if key == "validate" and not checks:
+            continue
+        if key == "arith" and not evaluation:
+            out += [f"task.arith.{k}" for k in value if k != "evaluate_on"]
+            continue
+        out.append(f"task.{key}")
+    return out
+
+
+def _code_task(cfg):
+    return _is_code(json.dumps(cfg["task"], sort_keys=True, default=str))
+
+
+@functools.lru_cache(maxsize=256)
+def _is_code(task_json):  # the task registry reads the installed packages' entry points: once per task config
+    from tpt import tasks
+
+    return tasks.is_code(tasks.from_config(json.loads(task_json)))
+
+
+def _judge(cfg):
+    return ["verify.code"] if _code_task(cfg) else []
+
+
+def _validates(cfg):
+    """task.validate runs the known solutions through the judge (problems.py): then verify.code counts."""
+    return cfg["task"]["validate"]["solutions"] > 0 and _code_task(cfg)
+
+
+def _sampling(cfg):
+    keys = ["sampling.backend", "sampling.batch_size", "sampling.dtype", "sampling.max_model_len",
+            "sampling.progress_interval_s"]
+    return keys + (["sampling.vllm"] if cfg["sampling"]["backend"] == "vllm" else [])
+
+
+def _train(cfg, section="finetune"):
+    """The finetune keys tpt.train.finetune reads (LoRA's only with finetune.method: lora)."""
+    keys = ["epochs", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size", "grad_accum", "weight_decay",
+            "max_grad_norm", "bf16", "seed", "save_steps", "logging_steps", "gradient_checkpointing",
+            "attn_implementation", "report_to", "method", "max_length"]
+    return [f"{section}.{k}" for k in keys] + ([f"{section}.lora"] if cfg["finetune"]["method"] == "lora" else [])
+
+
+def reads(cfg, stage, split=None, phase=None, round_=None):
+    """The dotted config keys `stage` reads (for the split, phase or round of the job)."""
+    if stage == "problems":
+        return _task(cfg, evaluation=split == "test", checks=True) + (["verify.code"] if _validates(cfg) else [])
+    if stage == "judge_selftest":
+        return ["verify.code.backend", "verify.code.allow_unsafe", "verify.code.time_factor"]
+    if stage == "base_model":  # tiny.warm_up: the finetune settings, its own warm-up ones over them
+        overridden = {"finetune.epochs", "finetune.learning_rate", "finetune.warmup_ratio", "finetune.method",
+                      "finetune.max_length", "finetune.lora"}
+        return (["task.arith.seed", "task.arith.test_problems", "task.arith.train_problems",
+                 "task.arith.warmup_problems", "task.arith.teacher_slip_rate", "model.builtin",
+                 "resources.base_model.gpu"] + [k for k in _train(cfg) if k not in overridden])
+    if stage == "generate":
+        settings = [f"{phase}.{k}" for k in ("n", "top_p", "max_new_tokens", "shards")]
+        settings += ["think.problems_per_round", "think.fresh_problems"] if phase == "think" else []
+        # the round's temperature (think.temperatures' for this round, else think.temperature): settings() hands
+        # the resolved value as <phase>.temperature
+        settings += [f"{phase}.temperature"]
+        return settings + _sampling(cfg) + _task(cfg, evaluation=phase == "eval") + ["seed", "resources.generate.gpu"]
+    if stage == "verify":
+        return ["verify.criterion"] + _judge(cfg) + _task(cfg, evaluation=phase == "eval")
+    if stage == "prune":
+        keys = [f"prune.{k}" for k in cfg["prune"] if k not in ("accumulate", "accumulate_cap")]
+        return keys + (["prune.accumulate", "prune.accumulate_cap"] if cfg["prune"]["accumulate"] and round_ > 1
+                       else [])
+    if stage == "finetune":
+        ft = cfg["finetune"]
+        mix = ["finetune.interpolate.ratio"] + (["finetune.interpolate.with"] if ft["interpolate"]["ratio"] < 1
+                                                 else [])
+        # the processes (tpt.launch.plan): their number multiplies the effective batch
+        procs = ["finetune.init", "finetune.distributed.strategy", "finetune.distributed.processes",
+                 "finetune.distributed.main_process_port", "resources.finetune.gpu", "resources.finetune.nodes",
+                 "threads.finetune"]
+        # what the model card (tpt.card) says of the data: the round's think settings, prune's and the scoring
+        card = ["model.base", "task.name", "think.n", "think.temperature", "think.max_new_tokens", "prune.strategy",
+                "prune.per_problem", "verify.criterion", "seed"]
+        return _train(cfg) + mix + procs + card
+    raise ValueError(f"unknown stage {stage!r}")
+
+
+def _leaves(cfg, key):
+    """The dotted leaves under key (key itself if it is a value; a free-form dict such as task.options is one)."""
+    node = _get(cfg, key)
+    if isinstance(node, dict) and node and key not in ("task.options",):
+        return [leaf for k in node for leaf in _leaves(cfg, f"{key}.{k}")]
+    return [key]
+
+
+def _get(cfg, key):
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def settings(cfg, stage, split=None, phase=None, round_=None, how=True):
+    """What `stage` is handed: a nested dict of the keys it reads, with their values (think.temperature: the
+    round's). how=False leaves the HOW keys out: what the stage's key hashes."""
+    from tpt.sampling import round_temperature
+
+    out = {}
+    for key in reads(cfg, stage, split, phase, round_):
+        for leaf in _leaves(cfg, key):
+            if not how and is_how(leaf):
+                continue
+            value = copy.deepcopy(_get(cfg, leaf))
+            if leaf == "think.temperature" and round_ is not None:
+                value = round_temperature(cfg["think"], round_)
+            node = out
+            *parents, last = leaf.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[last] = value
+    return out
+
+
+def param(cfg, stage, section, split=None, phase=None, round_=None):
+    """The part `section` (dotted) of what `stage` is handed, for a rule's params (None if it reads nothing
+    there). With TPT_RECORD_READS set, a Recorder of it."""
+    node = settings(cfg, stage, split, phase, round_)
+    for part in section.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict) and os.environ.get(RECORD):
+        return Recorder(node, os.environ[RECORD], _job(stage, split, phase, round_), section + ".")
+    return node
+
+
+def _job(stage, split, phase, round_):
+    return "_".join(str(x) for x in (stage, split, phase, round_) if x is not None)
+
+
+# ---- Recording what a stage's code reads (tests/test_experiment.py): with TPT_RECORD_READS=<folder> set where
+# Snakemake parses the workflow, settings() hands Recorders, which append every key read to <folder>/<job>.txt.
+
+RECORD = "TPT_RECORD_READS"
+
+
+class Recorder(dict):
+    """A dict that writes each key read through it (d[k], d.get(k), k in d) as a dotted path to a file."""
+
+    def __init__(self, data, folder, job, prefix=""):
+        super().__init__({k: Recorder(v, folder, job, f"{prefix}{k}.") if isinstance(v, dict) else v
+                          for k, v in data.items()})
+        self._folder, self._job, self._prefix = folder, job, prefix
+
+    def _note(self, key):
+        os.makedirs(self._folder, exist_ok=True)
+        with open(os.path.join(self._folder, self._job + ".txt"), "a") as f:
+            f.write(f"{self._prefix}{key}\n")
+
+    def __getitem__(self, key):
+        self._note(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self._note(key)
+        return super().get(key, default)
+
+    def __contains__(self, key):
+        self._note(key)
+        return super().__contains__(key)
+
+    def __iter__(self):  # a copy ({**d}, dict(d)) reads every key: make it go through __getitem__
+        return super().__iter__()
+
+    def keys(self):
+        return list(super().keys())
+
+    def __reduce__(self):  # pickled into a script job: the same class, folder and job
+        return (Recorder, (dict(super().items()), self._folder, self._job, self._prefix))
+
+
+# ---- Keys of the artifacts
+
+
+def _key(*parts):
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def stage_key(cfg, stage, inputs, split=None, phase=None, round_=None):
+    """The key of a stage's job: its declared what-keys' values and its inputs' keys."""
+    what = settings(cfg, stage, split, phase, round_, how=False)
+    return _key(stage, split, phase, round_, what, inputs)
+
+
+def plan(cfg):
+    """{artifact path under a run's results folder: (key, the paths of the artifacts it is made from)} of every
+    artifact an experiment may share (a hub model is no artifact: it is left out, its id keys what reads it)."""
+    out = {}
+
+    def add(paths, stage, inputs, **ctx):
+        inputs = [p for p in inputs if p]
+        keys = [out[p][0] for p in inputs]
+        key = _key(stage, keys) if stage.endswith("_metrics") else stage_key(cfg, stage, keys, **ctx)
+        for path in paths:
+            out[path] = (key, inputs)
+
+    for s in ("train", "test"):
+        add([f"data/{s}.parquet", f"data/{s}_checks.parquet"], "problems", [], split=s)
+    if _code_task(cfg):
+        add(["judge/selftest.txt"], "judge_selftest", [])
+    if cfg["model"]["base"] == "builtin":
+        add(["models/round_0"], "base_model", [])
+    else:
+        out["models/round_0"] = (_key("hub", cfg["model"]["base"]), [])
+
+    def sample_and_verify(r, phase, model):
+        data = f"data/{ {'think': 'train', 'eval': 'test'}[phase]}.parquet"
+        samples, verdicts = f"round_{r}/{phase}/samples.parquet", f"round_{r}/{phase}/verdicts.parquet"
+        add([samples], "generate", [model, data], phase=phase, round_=r)
+        add([verdicts], "verify", [samples, data], phase=phase, round_=r)
+        return samples, verdicts
+
+    def evaluate(r):
+        add([f"round_{r}/eval/metrics.parquet"], "eval_metrics", sample_and_verify(r, "eval", f"models/round_{r}"))
+
+    evaluate(0)
+    for r in range(1, cfg["rounds"] + 1):
+        samples, verdicts = sample_and_verify(r, "think", f"models/round_{r - 1}")
+        earlier = f"round_{r - 1}/prune/sft_train.parquet" if cfg["prune"]["accumulate"] and r > 1 else None
+        sft = f"round_{r}/prune/sft_train.parquet"
+        add([sft, f"round_{r}/prune/sft_val.parquet"], "prune", [samples, verdicts, earlier], round_=r)
+        add([f"round_{r}/think/metrics.parquet"], "think_metrics", [samples, verdicts, sft])
+        ft = cfg["finetune"]
+        init = f"models/round_{0 if ft['init'] == 'base' else r - 1}"
+        mix = f"models/round_{0 if ft['interpolate']['with'] == 'base' else r - 1}" \
+            if ft["interpolate"]["ratio"] < 1 else None
+        # the model and its training curve: one job
+        add([f"models/round_{r}", f"logs/round_{r}/finetune_loss.parquet"], "finetune", [sft, init, mix], round_=r)
+        evaluate(r)
+    if cfg["model"]["base"] != "builtin":
+        del out["models/round_0"]
+    return out
+
+
+def stage_keys(cfg):
+    """{artifact path under a run's results folder: key} of every artifact an experiment may share."""
+    return {path: key for path, (key, _) in plan(cfg).items()}
+
+
+def upstream(graph, path):
+    """path and every artifact it is made from, directly or not, in a plan(cfg)."""
+    out, todo = [], [path]
+    while todo:
+        p = todo.pop()
+        if p not in out and p in graph:
+            out.append(p)
+            todo += graph[p][1]
+    return out
+
+
+DIRECTORIES = ("models/",)  # artifacts that are folders
+
+
+def benchmarks_of(path):
+    """Glob patterns, under a run's benchmarks/ folder, of the files of the jobs that make artifact `path` (none
+    for the second output of a job, e.g. sft_val.parquet: its job is counted with the first)."""
+    m = re.fullmatch(r"round_(\d+)/(think|eval)/(samples|verdicts|metrics)\.parquet", path)
+    if m:
+        r, phase, what = m.groups()
+        return [f"round_{r}/" + {"samples": f"generate_{phase}_*.tsv", "verdicts": f"verify_{phase}.tsv",
+                                 "metrics": f"{phase}_metrics.tsv"}[what]]
+    m = re.fullmatch(r"data/(train|test)\.parquet|models/round_(\d+)|round_(\d+)/prune/sft_train\.parquet|"
+                     r"judge/selftest\.txt", path)
+    if not m:
+        return []
+    split, model, prune = m.groups()
+    if split:
+        return [f"problems_{split}.tsv"]
+    if model:
+        return ["base_model.tsv"] if model == "0" else [f"round_{model}/finetune.tsv"]
+    return [f"round_{prune}/prune.tsv"] if prune else ["judge_selftest.tsv"]
+
+
+def link(owner_results, results, path, made_from=()):
+    """Link <results>/<path> to <owner_results>/<path> (a relative symlink), and the benchmark files of the jobs
+    that made it and the artifacts it is made from (made_from: upstream's) likewise into <results>/benchmarks/,
+    so that the variant's cost counts every job it shares."""
+    links = [(os.path.join(owner_results, path), os.path.join(results, path))]
+    owner_bench = os.path.join(owner_results, "benchmarks")
+    for pattern in [p for artifact in [path, *made_from] for p in benchmarks_of(artifact)]:
+        for found in glob.glob(os.path.join(owner_bench, pattern)):
+            links.append((found, os.path.join(results, "benchmarks", os.path.relpath(found, owner_bench))))
+    for target, name in links:
+        os.makedirs(os.path.dirname(name), exist_ok=True)
+        tmp = f"{name}.{os.getpid()}.link-tmp"  # share jobs running at once may link the same benchmark file
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        os.symlink(os.path.relpath(target, os.path.dirname(name)), tmp)
+        os.replace(tmp, name)  # atomically, over an earlier link
+
+
+def shared(variants):
+    """[(variant, path, owner)]: the artifacts (paths under a variant's results folder) that a variant takes from
+    an earlier variant (the owner, which computes it) instead of computing them, in the variants' order."""
+    owner_of, out = {}, []
+    for vname, cfg in variants.items():
+        for path, key in stage_keys(cfg).items():
+            owner = owner_of.setdefault((path, key), vname)
+            if owner != vname:
+                out.append((vname, path, owner))
+    return out
+
+
+def partners(variants):
+    """{variant: the variant it is compared with}: the first variant (the reference first) evaluated on the same
+    problems. That is the reference for every variant evaluated on the test problems, and the reference's twin for
+    the twins evaluated on validation problems (experiment.validation)."""
+    first, out = {}, {}
+    for name, cfg in variants.items():
+        out[name] = first.setdefault(stage_keys(cfg)["data/test.parquet"], name)
+    return out
+
+
+def shared_models(variants):
+    """[(owner, round, [every variant that uses the owner's fine-tuned model of that round, the owner first])]: the
+    models that more than one variant uses."""
+    out = []
+    for (owner, path), names in users(variants).items():
+        m = re.fullmatch(r"models/round_(\d+)", path)
+        if m and int(m.group(1)) > 0 and len(names) > 1:
+            out.append((owner, int(m.group(1)), names))
+    return out
+
+
+def differing(a, b, prefix=""):
+    """{dotted key: (a's value, b's value)} of the keys two variants' configs set differently (not results)."""
+    out = {}
+    for k in list(a) + [k for k in b if k not in a]:
+        key, x, y = f"{prefix}{k}", a.get(k), b.get(k)
+        if key == "results":
+            continue
+        if isinstance(x, dict) and isinstance(y, dict) and x and y:
+            out.update(differing(x, y, key + "."))
+        elif x != y:
+            out[key] = (x, y)
+    return out
+
+
+def users(variants):
+    """{(owner, path): [every variant that uses the owner's artifact at path, the owner first]}."""
+    out = {}
+    for vname in variants:
+        for path in stage_keys(variants[vname]):
+            out.setdefault((vname, path), [vname])
+    for vname, path, owner in shared(variants):
+        del out[(vname, path)]
+        out[(owner, path)].append(vname)
+    return out
