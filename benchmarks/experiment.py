@@ -47,7 +47,7 @@ if args.plan:
     # the plan from tpt.stages, as the workflow builds it: each variant's artifacts and their keys
     from snakemake.utils import validate
 
-    from tpt import experiment, stages
+    from tpt import experiment, sharing
 
     config = yaml.safe_load(open(os.path.join(REPO, "config.yaml")))
     config.update(yaml.safe_load(open(args.experiment)))
@@ -56,9 +56,9 @@ if args.plan:
         config[key] = yaml.safe_load(value)
     schema = os.path.join(REPO, "workflow", "schemas", "config.schema.yaml")
     _, _, variants = experiment.expand(config, lambda cfg: validate(cfg, schema))
-    own = {v: set(stages.stage_keys(cfg).items()) for v, cfg in variants.items()}
+    own = {v: set(sharing.stage_keys(cfg).items()) for v, cfg in variants.items()}
     computed = set().union(*own.values())
-    shared = stages.shared(variants)
+    shared = sharing.shared(variants)
     per_variant = collections.Counter(v for v, _, _ in shared)
     print(f"{len(variants)} variants; artifacts a run per variant would compute: {sum(map(len, own.values()))}; "
           f"computed once here: {len(computed)}; linked: {len(shared)} (rules: share, share_folder)")

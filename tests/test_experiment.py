@@ -10,7 +10,7 @@ import yaml
 from snakemake.utils import validate
 
 from helpers import REPO, TINY, _merge, snakemake
-from tpt import artifacts, compare, experiment, stages
+from tpt import artifacts, compare, experiment, sharing
 from tpt.config import ConfigError
 
 SCHEMA = os.path.join(REPO, "workflow", "schemas", "config.schema.yaml")
@@ -68,7 +68,7 @@ def test_bad_experiments_name_the_variant_and_the_key(exp, message):
 
 def _keys(**extra):
     cfg = _merge(validate_default(BASE), extra)
-    return stages.stage_keys(cfg)
+    return sharing.stage_keys(cfg)
 
 
 def test_stage_keys_change_only_downstream_of_the_changed_setting():
@@ -195,12 +195,12 @@ def test_validation_twins_share_all_training_and_are_compared_with_the_reference
     assert variants["wise-val"]["task"]["arith"]["evaluate_on"] == "validation"
     assert variants["wise-val"]["finetune"]["interpolate"]["ratio"] == 0.5
     assert variants["paper"]["task"]["arith"]["evaluate_on"] == "test"
-    keys = {name: stages.stage_keys(cfg) for name, cfg in variants.items()}
+    keys = {name: sharing.stage_keys(cfg) for name, cfg in variants.items()}
     for path, key in keys["wise"].items():
         same = key == keys["wise-val"][path]
         evaluation = path.startswith("data/test") or "/eval/" in path
         assert same != evaluation, path        # the same training, another evaluation
-    assert stages.partners(variants) == {"paper": "paper", "wise": "paper", "paper-val": "paper-val",
+    assert sharing.partners(variants) == {"paper": "paper", "wise": "paper", "paper-val": "paper-val",
                                              "wise-val": "paper-val"}
 
 

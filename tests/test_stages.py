@@ -10,7 +10,7 @@ import yaml
 from snakemake.utils import validate
 
 from helpers import REPO, TINY, _merge, snakemake
-from tpt import experiment, stages
+from tpt import experiment, sharing, stages
 
 SCHEMA_PATH = os.path.join(REPO, "workflow", "schemas", "config.schema.yaml")
 SCHEMA = yaml.safe_load(open(SCHEMA_PATH))
@@ -51,8 +51,8 @@ def test_the_fast_schema_check_fills_what_snakemakes_does():
 def _recomputed(set_b, base=BASE):
     """The artifacts variant b computes itself (not linked from a)."""
     variants = _variants(set_b, base)
-    linked = {path for name, path, _ in stages.shared(variants) if name == "b"}
-    return set(stages.stage_keys(variants["b"])) - linked
+    linked = {path for name, path, _ in sharing.shared(variants) if name == "b"}
+    return set(sharing.stage_keys(variants["b"])) - linked
 
 
 # ---- the issue's cases: what must be recomputed
@@ -212,7 +212,7 @@ def _differing(a, b, prefix=""):
 def _expected(a, b, key):
     """The artifacts of b that differ from a's: those whose stage reads key (in a or b), or a key that follows it,
     and all that follow them."""
-    keys = stages.stage_keys(b)
+    keys = sharing.stage_keys(b)
     also = _differing(a, b) - {key, "results"}
     if key in stages.THROUGH:  # think.temperatures: read as the round's think.temperature, where that differs
         from tpt.sampling import round_temperature
@@ -259,7 +259,7 @@ def _plan_check(base):
                 skipped[key] = str(e)[:100]
                 continue
             a, b = variants["a"], variants["b"]
-            keys_a, keys_b = stages.stage_keys(a), stages.stage_keys(b)
+            keys_a, keys_b = sharing.stage_keys(a), sharing.stage_keys(b)
             # on the paths both have (rounds: b's extra round is its own)
             actual = {p for p in keys_b if p in keys_a and keys_a[p] != keys_b[p]}
             expected = _expected(a, b, key) & set(keys_a) & set(keys_b)
@@ -338,10 +338,10 @@ def _dry_run_outputs(workdir, set_b):
 def test_dry_runs_compute_what_the_plan_says(tmp_path, set_b):
     jobs = _dry_run_outputs(tmp_path, set_b)
     variants = _variants(set_b, {**TINY, "results": "results"})
-    linked = {path for name, path, _ in stages.shared(variants) if name == "b"}
+    linked = {path for name, path, _ in sharing.shared(variants) if name == "b"}
     computed = {p[len("results/x/b/"):] for p, rule in jobs.items()
                 if p.startswith("results/x/b/") and rule.startswith("v_b_")}
-    for path in stages.stage_keys(variants["b"]):
+    for path in sharing.stage_keys(variants["b"]):
         if path in linked:
             assert jobs.get(f"results/x/b/{path}", "share").startswith("share"), path
         elif path not in ("logs/round_1/finetune_loss.parquet",) and not path.endswith("sft_val.parquet") \

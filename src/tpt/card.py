@@ -50,7 +50,7 @@ def training_card(info, figures):
 
 
 def shared_card(card, owner, round_, variants):
-    """An experiment's card of a model that several variants use (tpt.stages.shared_models): the model folder's
+    """An experiment's card of a model that several variants use (tpt.sharing.shared_models): the model folder's
     card (written by the owner's fine-tune) with every variant that uses it and the keys each sets otherwise than
     the owner. variants: {variant: {dotted key: (the owner's value, the variant's)}}, the owner first."""
     lines = [card.rstrip(), "", "## Used by", "",

@@ -17,7 +17,7 @@ section:
                                  # validation problems; it shares all its training with its variant
 
 Every variant is a whole run of the workflow (workflow/rules/experiment.smk imports the Snakefile once per
-variant, as a Snakemake module). Work is shared by *stage keys* (tpt.stages): each artifact's key is a hash of
+variant, as a Snakemake module). Work is shared by *stage keys* (tpt.sharing): each artifact's key is a hash of
 exactly the config keys its stage reads and of the keys of the artifacts it is made from. Two variants whose
 artifact has the same key would compute the same thing: the later one links to the first one's (`shared`), so
 the problems, the base model, round 0's evaluation, and e.g. round 1's think, verify and prune of two variants

@@ -1,13 +1,13 @@
 # An experiment (tpt.experiment): the variants of config["experiment"] in one DAG. Each variant is this workflow
 # again, imported as a Snakemake module with its own config and results folder (<results>/<experiment>/<variant>);
 # its rules are named v_<variant>_<rule>. An artifact that an earlier variant computes with the same stage key
-# (tpt.stages: the same settings and inputs) is not computed again: the rule `share` (`share_folder` for a model)
+# (tpt.sharing: the same settings and inputs) is not computed again: the rule `share` (`share_folder` for a model)
 # links it into the later variant's folder, and Snakemake prefers those rules (ruleorder) to the variant's own.
 import re
 
 from snakemake.utils import validate
 
-from tpt import experiment, stages
+from tpt import experiment, sharing
 
 EXPERIMENT, REFERENCE, VARIANTS = experiment.expand(
     config, lambda cfg: validate(cfg, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
@@ -16,19 +16,19 @@ MODULE = {name: experiment.identifier(name) for name in VARIANTS}  # module and 
 
 # What each variant links instead of computing: {its path: the owner's path}, models (folders) apart from files.
 # One rule each, with the shared paths as the only values its wildcard may take.
-SHARED = stages.shared(VARIANTS)
-PLANS = {name: stages.plan(cfg) for name, cfg in VARIANTS.items()}
+SHARED = sharing.shared(VARIANTS)
+PLANS = {name: sharing.plan(cfg) for name, cfg in VARIANTS.items()}
 # The models several variants use: (owner, round, {variant: the keys it sets otherwise than the owner})
 SHARED_MODELS = [
-    (owner, r, {name: stages.differing(VARIANTS[owner], VARIANTS[name]) for name in names})
-    for owner, r, names in stages.shared_models(VARIANTS)
+    (owner, r, {name: sharing.differing(VARIANTS[owner], VARIANTS[name]) for name in names})
+    for owner, r, names in sharing.shared_models(VARIANTS)
 ]
 LINKS = {  # the link -> (the owner's results folder, the variant's, the path under them, what it is made from)
     f"{VARIANTS[name]['results']}/{path}": (
         VARIANTS[owner]["results"],
         VARIANTS[name]["results"],
         path,
-        stages.upstream(PLANS[owner], path),
+        sharing.upstream(PLANS[owner], path),
     )
     for name, path, owner in SHARED
 }
@@ -80,7 +80,7 @@ rule experiment_report:
         reference=REFERENCE,
         variants={name: {"results": c["results"], "rounds": c["rounds"]} for name, c in VARIANTS.items()},
         owners=[list(t) for t in SHARED],
-        partners=stages.partners(VARIANTS),
+        partners=sharing.partners(VARIANTS),
         shared_models=SHARED_MODELS,
     script:
         "../scripts/experiment_report.py"
@@ -111,7 +111,7 @@ rule share:
         shared=shared_paths(folders=False),
     localrule: True
     run:
-        stages.link(*LINKS[wildcards.shared])
+        sharing.link(*LINKS[wildcards.shared])
 
 
 rule share_folder:
@@ -123,7 +123,7 @@ rule share_folder:
         shared=shared_paths(folders=True),
     localrule: True
     run:
-        stages.link(*LINKS[wildcards.shared])
+        sharing.link(*LINKS[wildcards.shared])
 
 
 for _rule in [r.name for r in workflow.rules if r.name.startswith("v_")]:
