@@ -61,7 +61,7 @@ trained = {r: (artifacts.read(paths[r, "sft"], artifacts.SFT), think[r], 3, cost
            for r in range(1, 7)}
 table = cost.cost_table(cost.read_benchmarks(bench), {}, generated, trained)
 artifacts.write(table, f"{work}/cost.parquet", artifacts.COST)
-html = report.cost_html(table)
+html = cost.html(table, f"{work}/cost.parquet")
 report.plot_cost(table, f"{work}/cost.png")
 print(f"cost table of a default-sized run: {time.perf_counter() - wall:.2f} s wall, "
       f"{time.process_time() - cpu:.2f} s CPU; peak memory of this process "

@@ -62,6 +62,13 @@ SAMPLES = pa.schema([
 SCORINGS = ("strict", "numeric", "flexible")
 FAILURE_KINDS = ("wrong_answer", "time_limit", "memory_limit", "runtime_error", "no_code")
 
+
+def judged(verdicts):
+    """Whether VERDICTS come from the code judge, i.e. a code task's: the judge records a failure kind ("" when
+    passed) on every sample, the answer scorers on none. (Of a task itself, tpt.tasks.is_code says it.)"""
+    return "failure" in verdicts and len(verdicts) > 0 and bool(verdicts["failure"].notna().all())
+
+
 # One verdict per sample. `correct` is the scoring chosen in config (verify.criterion); every scoring the task has
 # is kept so a report can put them side by side. parsed: the completion has something to check (math: a
 # `#### <number>` line; code: a fenced code block). Math tasks fill the answer_* and correct_numeric/flexible
