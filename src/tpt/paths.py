@@ -74,9 +74,10 @@ def benchmark(results, name, round_=None):
     return f"{benchmarks(results)}/{name}.tsv" if round_ is None else f"{benchmarks(results)}/round_{round_}/{name}.tsv"
 
 
-def scratch_dir(results, name):
-    """Checkpoints of a training job (outside its declared output, which Snakemake deletes before a rerun)."""
-    return f"{results}/scratch/{name}"
+def scratch_dir(results, name, round_=None):
+    """Checkpoints of a training job (outside its declared output, which Snakemake deletes before a rerun):
+    scratch/<name>, or scratch/<name>/round_<r> for a job of a round."""
+    return f"{results}/scratch/{name}" if round_ is None else f"{results}/scratch/{name}/round_{round_}"
 
 
 def judge_selftest(results):

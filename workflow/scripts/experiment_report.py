@@ -1,6 +1,6 @@
 import pandas as pd
 
-from tpt import artifacts, compare, runlog
+from tpt import artifacts, compare, paths, runlog
 
 log = runlog.start_rule(snakemake)
 p, out = snakemake.params, snakemake.output
@@ -17,7 +17,7 @@ think_m = {name: metrics([f for f in snakemake.input.think if f.startswith(resul
 
 
 def verdicts(name, round_):
-    return artifacts.read(f"{results[name]}/round_{round_}/eval/verdicts.parquet", artifacts.VERDICTS)
+    return artifacts.read(paths.verdicts(results[name], round_, "eval"), artifacts.VERDICTS)
 
 
 # each variant's last round against its partner's same round (the reference, or for a variant evaluated on other

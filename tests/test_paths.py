@@ -1,0 +1,74 @@
+"""Every file a run writes is named in one place, tpt.paths: no other file of the package or the workflow spells
+a path of the results folder's layout (the tests do, to check it)."""
+import ast
+import glob
+import os
+import re
+
+import tpt
+from tpt import paths
+
+SRC = os.path.dirname(tpt.__file__)
+ROOT = os.path.dirname(os.path.dirname(SRC))
+# a results path: the results folder, a round's folder, or one of the layout's folders
+LAYOUT = re.compile(r"(^|[^\w.])(?<!\.\./)(?<!workflow/)(results/|round_([{<*\d]|$)|(models|data|logs|benchmarks|report|scratch|judge|prune"
+                    r"|think|eval|shards|model_cards)/)")
+# tpt.experiment's stage keys and the experiment's rules still name the artifacts they share by their paths
+EXEMPT = {os.path.join(SRC, "paths.py"), os.path.join(SRC, "experiment.py"),
+          os.path.join(ROOT, "workflow", "rules", "experiment.smk")}
+
+
+def python_strings(path):
+    """The string constants of a Python file (f-strings' literal parts included), less its docstrings."""
+    tree = ast.parse(open(path).read(), path)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    return [(node.lineno, node.value) for node in ast.walk(tree) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def snakemake_strings(path):
+    """The quoted strings of a Snakemake file's lines, less its comments."""
+    out = []
+    for number, line in enumerate(open(path), 1):
+        code = re.sub(r"#.*$", "", line) if not re.search(r"[\"'][^\"']*#", line) else line
+        out += [(number, a or b) for a, b in re.findall(r'"([^"]*)"|\'([^\']*)\'', code)]
+    return out
+
+
+def sources():
+    files = glob.glob(os.path.join(SRC, "**", "*.py"), recursive=True)
+    files = [f for f in files if f not in EXEMPT and "selftest_solutions" not in f]
+    files += glob.glob(os.path.join(ROOT, "workflow", "scripts", "*.py"))
+    files += glob.glob(os.path.join(ROOT, "workflow", "rules", "*.smk")) + [os.path.join(ROOT, "Snakefile")]
+    return [f for f in files if f not in EXEMPT]
+
+
+def test_the_checker_sees_a_results_path():
+    for spelled in ("results/report/cost.parquet", "{results}/round_{r}/eval/metrics.parquet", "models/round_0",
+                    "round_*", "/logs/", "benchmarks/round_1/x.tsv", "x/report/cost.html"):
+        assert LAYOUT.search(spelled), spelled
+    assert LAYOUT.search("x/round_")  # an f-string's literal part before {round}
+    for fine in ("round_trip", "summary.md", "a round's eval", "think_metrics", "generate_{phase}_{shard}",
+                 "../report/pass1.rst", "workflow/report/workflow.rst"):  # the report's captions: sources
+        assert not LAYOUT.search(fine), fine
+
+
+def test_only_tpt_paths_spells_a_results_path():
+    files = sources()
+    assert len(files) > 40
+    found = []
+    for path in files:
+        strings = snakemake_strings(path) if not path.endswith(".py") else python_strings(path)
+        found += [f"{os.path.relpath(path, ROOT)}:{line}: {text!r}" for line, text in strings if LAYOUT.search(text)]
+    assert not found, "\n".join(found)
+
+
+def test_the_paths_of_a_round():
+    assert paths.samples("results", 2, "eval") == "results/round_2/eval/samples.parquet"
+    assert paths.shard("r", "{round}", "{phase}", "{shard}") == "r/round_{round}/{phase}/shards/samples_{shard}.parquet"
+    assert paths.benchmark("r", "finetune", 3) == "r/benchmarks/round_3/finetune.tsv"
+    assert paths.log("r", "report") == "r/logs/report.log"
+    assert paths.relative(paths.model_dir("results/x", 0), "results/x") == "models/round_0"
