@@ -18,6 +18,8 @@ import time
 
 import yaml
 
+from tpt import stages
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--experiment", default=os.path.join(REPO, "config", "experiments", "diversity.yaml"))
@@ -34,10 +36,9 @@ snakemake = [os.path.join(os.path.dirname(sys.executable), "snakemake"), "-s", o
              *args.config]
 if args.dry_run:
     out = subprocess.run(snakemake + ["-n"], capture_output=True, text=True, check=True).stdout
-    # a variant's rule is v_<variant as an identifier>_<workflow rule>; variant names may hold '_' themselves
-    smk = os.path.join(REPO, "workflow", "rules")
-    rules = set(re.findall(r"^\s*rule (\w+):", "".join(open(os.path.join(smk, f)).read() for f in os.listdir(smk)
-                                                        if f.endswith(".smk")), re.M))
+    # a variant's rule is v_<variant as an identifier>_<workflow rule>; variant names may hold '_' themselves. The
+    # rules: the stages' (tpt.stages) and the one that joins a phase's shards
+    rules = {s.rule for s in stages.STAGES} | {"gather_samples", "all"}
     pattern = re.compile(r"^v_(\w+?)_(" + "|".join(sorted(rules, key=len, reverse=True)) + r")$")
     names = re.findall(r"^(?:local)?rule (\S+):", out, re.M)
     split = [pattern.match(n) for n in names]

@@ -46,6 +46,31 @@ def test_a_rule_script_logs_to_its_rules_log_and_without_one_to_the_terminal_onl
     assert [p.name for p in tmp_path.rglob("*.log")] == ["rule.log"]
 
 
+def test_a_job_that_does_not_train_with_deepspeed_is_spared_its_accelerator_warning(tmp_path):
+    # DeepSpeed, wherever installed, is imported by transformers' Trainer; without a GPU it warns "Setting accelerator
+    # to CPU". A job's log keeps DeepSpeed's other messages, and that one too when accelerate launches DeepSpeed.
+    import importlib.util
+
+    script = ("import logging, sys\nfrom tpt import runlog\nrunlog.start(None, 'demo')\n"
+              "ds = logging.getLogger('DeepSpeed')\n"
+              "ds.warning('Setting accelerator to CPU. If you have GPU or other accelerator, we were unable to detect "
+              "it.')\nds.warning('ZeRO stage 3 is on')\n"
+              "if sys.argv[1] == 'import':\n    import deepspeed  # noqa\n")
+    env = {k: v for k, v in os.environ.items() if k != "ACCELERATE_USE_DEEPSPEED"}
+    for use_deepspeed in (False, True):
+        run = subprocess.run([sys.executable, "-c", script, "-"], capture_output=True, text=True,
+                             env={**env, "PYTHONPATH": SRC, **({"ACCELERATE_USE_DEEPSPEED": "true"} if use_deepspeed
+                                                              else {})})
+        assert run.returncode == 0, run.stderr
+        assert "ZeRO stage 3 is on" in run.stderr
+        assert ("Setting accelerator to CPU" in run.stderr) == use_deepspeed
+    if importlib.util.find_spec("deepspeed"):  # the real import, as the Trainer does it
+        run = subprocess.run([sys.executable, "-c", script, "import"], capture_output=True, text=True,
+                             env={**env, "PYTHONPATH": SRC})
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "Setting accelerator" not in run.stdout + run.stderr
+
+
 @pytest.mark.slow
 def test_failing_jobs_leave_their_error_in_their_log(tmp_path):
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
