@@ -18,7 +18,7 @@ import time
 
 import yaml
 
-from tpt import stages
+from tpt import paths, stages
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -55,4 +55,4 @@ if args.run:
     subprocess.run(snakemake + ["-q", "--keep-going"], check=True)  # a failed job does not stop the other variants
     print(f"experiment {name}: {time.time() - start:.0f} s wall on {args.cores} cores "
           f"({' '.join(snakemake[3:])})\n")
-print(open(os.path.join(args.results, name, "comparison", "table.md")).read())
+print(open(paths.experiment(args.results, name, "comparison/table.md")).read())

@@ -1,5 +1,5 @@
-"""Every file a run writes is named in one place, tpt.paths: no other file of the package or the workflow spells
-a path of the results folder's layout (the tests do, to check it)."""
+"""Every file a run writes is named in one place, tpt.paths: no other file of the package, the workflow or the
+benchmarks spells a path of the results folder's layout (the tests do, to check it)."""
 import ast
 import glob
 import os
@@ -11,8 +11,8 @@ from tpt import paths
 SRC = os.path.dirname(tpt.__file__)
 ROOT = os.path.dirname(os.path.dirname(SRC))
 # a results path: the results folder, a round's folder, or one of the layout's folders
-LAYOUT = re.compile(r"(^|[^\w.])(?<!\.\./)(?<!workflow/)(results/|round_([{<*\d]|$)|(models|data|logs|benchmarks|report|scratch|judge|prune"
-                    r"|think|eval|shards|model_cards)/)")
+LAYOUT = re.compile(r"(^|[^\w.])(?<!\.\./)(?<!workflow/)(results/|round_([{<*\d]|$)|(models|data|logs|report|scratch|judge|prune"
+                    r"|think|eval|shards|model_cards)/|benchmarks/(?!\w+\.(sh|py)\b))")  # (not the scripts' folder)
 # tpt.experiment's stage keys and the experiment's rules still name the artifacts they share by their paths
 EXEMPT = {os.path.join(SRC, "paths.py"), os.path.join(SRC, "experiment.py"),
           os.path.join(ROOT, "workflow", "rules", "experiment.smk")}
@@ -41,7 +41,7 @@ def snakemake_strings(path):
 def sources():
     files = glob.glob(os.path.join(SRC, "**", "*.py"), recursive=True)
     files = [f for f in files if f not in EXEMPT and "selftest_solutions" not in f]
-    files += glob.glob(os.path.join(ROOT, "workflow", "scripts", "*.py"))
+    files += glob.glob(os.path.join(ROOT, "workflow", "scripts", "*.py")) + glob.glob(os.path.join(ROOT, "benchmarks", "*.py"))
     files += glob.glob(os.path.join(ROOT, "workflow", "rules", "*.smk")) + [os.path.join(ROOT, "Snakefile")]
     return [f for f in files if f not in EXEMPT]
 
@@ -52,7 +52,8 @@ def test_the_checker_sees_a_results_path():
         assert LAYOUT.search(spelled), spelled
     assert LAYOUT.search("x/round_")  # an f-string's literal part before {round}
     for fine in ("round_trip", "summary.md", "a round's eval", "think_metrics", "generate_{phase}_{shard}",
-                 "../report/pass1.rst", "workflow/report/workflow.rst"):  # the report's captions: sources
+                 "../report/pass1.rst", "workflow/report/workflow.rst",  # the report's captions: sources
+                 "bash benchmarks/gpu_check.sh --cpu"):
         assert not LAYOUT.search(fine), fine
 
 
