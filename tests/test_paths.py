@@ -6,7 +6,7 @@ import os
 import re
 
 import tpt
-from tpt import paths
+from tpt import paths, stages
 
 SRC = os.path.dirname(tpt.__file__)
 ROOT = os.path.dirname(os.path.dirname(SRC))
@@ -73,3 +73,21 @@ def test_the_paths_of_a_round():
     assert paths.benchmark("r", "finetune", 3) == "r/benchmarks/round_3/finetune.tsv"
     assert paths.log("r", "report") == "r/logs/report.log"
     assert paths.relative(paths.model_dir("results/x", 0), "results/x") == "models/round_0"
+
+
+def test_the_stage_list_is_the_workflows():
+    # every job rule's benchmark file is a stage's (its wildcards expanded), and the GPU stages are the rules that
+    # take their resources from the config's resources section (job_resources)
+    rules = re.split(r"^(?:rule|checkpoint) (\w+):", "".join(open(f).read() for f in glob.glob(
+        os.path.join(ROOT, "workflow", "rules", "*.smk"))), flags=re.M)
+    benchmarked, gpu = set(), set()
+    for name, body in zip(rules[1::2], rules[2::2]):
+        for bench in re.findall(r'benchmark_path\("([^"]+)"', body):
+            bench = re.sub(r"_\{shard\}$", "", bench)
+            for phase, split in (("think", "train"), ("eval", "test")):
+                benchmarked.add((bench.replace("{phase}", phase).replace("{split}", split), name))
+        if "job_resources(" in body:
+            gpu.add(name)
+    assert benchmarked == {(s.name, s.rule) for s in stages.STAGES}
+    assert gpu == {s.rule for s in stages.STAGES if s.gpu} == {"generate", "finetune", "base_model"}
+    assert {s.name for s in stages.STAGES if s.sharded} == {"generate_think", "generate_eval"}
