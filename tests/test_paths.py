@@ -11,8 +11,10 @@ from tpt import paths, stages
 SRC = os.path.dirname(tpt.__file__)
 ROOT = os.path.dirname(os.path.dirname(SRC))
 # a results path: the results folder, a round's folder, or one of the layout's folders
-LAYOUT = re.compile(r"(^|[^\w.])(?<!\.\./)(?<!workflow/)(results/|round_([{<*\d]|$)|(models|data|logs|report|scratch|judge|prune"
-                    r"|think|eval|shards|model_cards)/|benchmarks/(?!\w+\.(sh|py)\b))")  # (not the scripts' folder)
+# (not the report's captions in workflow/report/, nor the scripts of benchmarks/)
+LAYOUT = re.compile(r"(^|[^\w.])(?<!\.\./)(?<!workflow/)(results/|round_([{<*\d]|$)"
+                    r"|(models|data|logs|report|scratch|judge|prune|think|eval|shards|model_cards)/"
+                    r"|benchmarks/(?!\w+\.(sh|py)\b))")
 # tpt.experiment's stage keys and the experiment's rules still name the artifacts they share by their paths
 EXEMPT = {os.path.join(SRC, "paths.py"), os.path.join(SRC, "experiment.py"),
           os.path.join(ROOT, "workflow", "rules", "experiment.smk")}
@@ -41,7 +43,8 @@ def snakemake_strings(path):
 def sources():
     files = glob.glob(os.path.join(SRC, "**", "*.py"), recursive=True)
     files = [f for f in files if f not in EXEMPT and "selftest_solutions" not in f]
-    files += glob.glob(os.path.join(ROOT, "workflow", "scripts", "*.py")) + glob.glob(os.path.join(ROOT, "benchmarks", "*.py"))
+    files += glob.glob(os.path.join(ROOT, "workflow", "scripts", "*.py"))
+    files += glob.glob(os.path.join(ROOT, "benchmarks", "*.py"))
     files += glob.glob(os.path.join(ROOT, "workflow", "rules", "*.smk")) + [os.path.join(ROOT, "Snakefile")]
     return [f for f in files if f not in EXEMPT]
 
