@@ -9,14 +9,13 @@ The verifier's throughput is measured here, on one core, over the run's own thin
 import argparse
 import glob
 import os
-import re
 import subprocess
 import sys
 import time
 
 import pandas as pd
 
-from tpt import artifacts, gsm8k_scorer
+from tpt import artifacts, cost, gsm8k_scorer, paths
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--results", default=None, help="results folder of the run (default: results, or "
@@ -34,7 +33,7 @@ if args.run:
     subprocess.run([snakemake, "--cores", str(args.cores), "--config", f"results={results}", "-q"], check=True)
     print(f"default run: {time.time() - start:.0f} s wall on {args.cores} cores (snakemake --cores {args.cores})")
 
-summary = pd.read_parquet(os.path.join(results, "report", "summary.parquet"))
+summary = pd.read_parquet(paths.report(results, "summary.parquet"))
 print("\nPass@1 per round (strict, ± standard error; flexible beside it)")
 for r in summary.to_dict("records"):
     print(f"  round {r['round']}: {100 * r['pass@1_strict']:.1f} ± {100 * r['pass@1_strict_stderr']:.1f}   "
@@ -44,21 +43,18 @@ se = (first["pass@1_strict_stderr"] ** 2 + last["pass@1_strict_stderr"] ** 2) **
 gain = last["pass@1_strict"] - first["pass@1_strict"]
 print(f"  gain: {100 * gain:+.1f} points = {gain / se:.1f} standard errors of the difference")
 
-rows = []
-for path in glob.glob(os.path.join(results, "benchmarks", "**", "*.tsv"), recursive=True):
-    stage = re.sub(r"_\d+$", "", os.path.basename(path)[:-4])  # the shards of a stage count as that stage
-    b = pd.read_csv(path, sep="\t")
-    rows.append({"stage": stage, "s": b["s"].iloc[0], "max_rss_mb": b["max_rss"].iloc[0]})
-stages = pd.DataFrame(rows).groupby("stage").agg(jobs=("s", "size"), total_s=("s", "sum"), mean_s=("s", "mean"),
-                                                 peak_rss_mb=("max_rss_mb", "max"))
+# every job's benchmark file, the shards of a stage counted as that stage (as the report's cost table reads them)
+jobs = cost.read_benchmarks(paths.benchmarks(results))
+stages = jobs.groupby("stage").agg(jobs=("wall_s", "size"), total_s=("wall_s", "sum"), mean_s=("wall_s", "mean"),
+                                   peak_rss_mb=("peak_rss_mb", "max"))
 print("\nWall time and peak memory per stage (all rounds)")
 print(stages.sort_values("total_s", ascending=False).round(1).to_string())
 print(f"  sum of job times: {stages['total_s'].sum():.0f} s; peak memory of any job: "
       f"{stages['peak_rss_mb'].max():.0f} MB")
 
 samples = pd.concat([artifacts.read(p, artifacts.SAMPLES)
-                     for p in glob.glob(os.path.join(results, "round_*", "think", "samples.parquet"))])
-problems = artifacts.read(os.path.join(results, "data", "train.parquet"), artifacts.PROBLEMS)
+                     for p in glob.glob(paths.samples(results, "*", "think"))])
+problems = artifacts.read(paths.problems(results, "train"), artifacts.PROBLEMS)
 gold = dict(zip(problems["problem_id"], problems["answer"]))
 pairs = [(c, gold[p]) for c, p in zip(samples["completion"], samples["problem_id"])]
 start = time.perf_counter()

@@ -50,7 +50,7 @@ rows = diversity.diversity_rows
 diversity.diversity_rows = lambda *a: []
 without = best(lambda: metrics.eval_metrics(eval_s, eval_v, 1))
 diversity.diversity_rows = rows
-think = best(lambda: diversity.think_metrics(think_s, think_v, sft, 1))
+think = best(lambda: metrics.think_metrics(think_s, think_v, sft, 1))
 print(f"eval_metrics, 1600 samples: {without:.3f} s without diversity, {with_div:.3f} s with it "
       f"(+{with_div - without:.3f} s a round)")
 print(f"think metrics, 4800 samples and {len(sft)} SFT examples: {think:.3f} s a round (plus the job's start-up)")

@@ -23,6 +23,8 @@ import time
 
 import yaml
 
+from tpt import paths, stages
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "src"))
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,10 +69,9 @@ if args.plan:
     sys.exit(0)
 if args.dry_run:
     out = subprocess.run(snakemake + ["-n"], capture_output=True, text=True, check=True).stdout
-    # a variant's rule is v_<variant as an identifier>_<workflow rule>; variant names may hold '_' themselves
-    smk = os.path.join(REPO, "workflow", "rules")
-    rules = set(re.findall(r"^\s*rule (\w+):", "".join(open(os.path.join(smk, f)).read() for f in os.listdir(smk)
-                                                        if f.endswith(".smk")), re.M))
+    # a variant's rule is v_<variant as an identifier>_<workflow rule>; variant names may hold '_' themselves. The
+    # rules: the stages' (tpt.stages) and the one that joins a phase's shards
+    rules = {s.rule for s in stages.STAGES} | {"gather_samples", "all"}
     pattern = re.compile(r"^v_(\w+?)_(" + "|".join(sorted(rules, key=len, reverse=True)) + r")$")
     names = re.findall(r"^(?:local)?rule (\S+):", out, re.M)
     split = [pattern.match(n) for n in names]
@@ -102,4 +103,4 @@ if args.against_default:  # back to back on the same machine: run it idle, nothi
 elif args.run:
     print(f"experiment {name}: {timed(snakemake, args.results):.0f} s wall on {args.cores} cores "
           f"({' '.join(snakemake[3:])})\n")
-print(open(os.path.join(args.results, name, "comparison", "table.md")).read())
+print(open(paths.experiment(args.results, name, "comparison/table.md")).read())

@@ -14,7 +14,6 @@ import glob
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -46,6 +45,8 @@ def run(cmd, log):
 
 def default_run(out, cpu, cores, report):
     """Step 1: the default run's rounds with the hf backend, bf16 on the GPU."""
+    from tpt import cost, paths
+
     overlay = {"results": os.path.join(out, "results"), "sampling": {"backend": "hf", "dtype": "bfloat16"}}
     if cpu:
         overlay.update(SMALL)
@@ -64,19 +65,15 @@ def default_run(out, cpu, cores, report):
     if status:
         return False
     results = overlay["results"]
-    summary = pd.read_parquet(os.path.join(results, "report", "summary.parquet"))
+    summary = pd.read_parquet(paths.report(results, "summary.parquet"))
     report.append("Pass@1 (strict) per round: " + ", ".join(
         f"round {r['round']} {100 * r['pass@1_strict']:.1f}" for r in summary.to_dict("records")) + "\n")
-    rows = []
-    for tsv in glob.glob(os.path.join(results, "benchmarks", "**", "*.tsv"), recursive=True):
-        b = pd.read_csv(tsv, sep="\t")
-        rows.append({"stage": re.sub(r"_\d+$", "", os.path.basename(tsv)[:-4]), "s": b["s"].iloc[0],
-                     "max_rss_mb": b["max_rss"].iloc[0]})
-    stages = pd.DataFrame(rows).groupby("stage").agg(jobs=("s", "size"), total_s=("s", "sum"),
-                                                     peak_rss_mb=("max_rss_mb", "max"))
+    jobs = cost.read_benchmarks(paths.benchmarks(results))  # every job's benchmark file, shards as their stage
+    stages = jobs.groupby("stage").agg(jobs=("wall_s", "size"), total_s=("wall_s", "sum"),
+                                       peak_rss_mb=("peak_rss_mb", "max"))
     report.append("Wall time per stage (all rounds):\n\n```\n" + stages.sort_values("total_s", ascending=False)
                   .round(1).to_string() + "\n```\n")
-    samples = pd.concat(pd.read_parquet(p) for p in glob.glob(os.path.join(results, "round_*", "*", "samples.parquet")))
+    samples = pd.concat(pd.read_parquet(p) for p in glob.glob(paths.samples(results, "*", "*")))
     generate_s = stages.loc[[s for s in stages.index if s.startswith("generate")], "total_s"].sum()
     report.append(f"Sampling: {len(samples)} samples, {samples['completion_tokens'].sum()} tokens"
                   + (f", {samples['completion_tokens'].sum() / generate_s:,.0f} tokens/s over the sampling jobs'"
@@ -91,7 +88,7 @@ def fsdp_step(out, cpu, report):
     from snakemake.utils import validate
     from transformers import AutoModelForCausalLM
 
-    from tpt import artifacts
+    from tpt import artifacts, paths
 
     results = os.path.join(out, "results")
     with open(os.path.join(REPO, "config.yaml")) as f:
@@ -99,7 +96,7 @@ def fsdp_step(out, cpu, report):
     if cpu:
         config["finetune"].update(SMALL["finetune"])
     validate(config, os.path.join(REPO, "workflow", "schemas", "config.schema.yaml"))  # fills the defaults
-    rows = artifacts.read(os.path.join(results, "round_1", "prune", "sft_train.parquet"), artifacts.SFT)
+    rows = artifacts.read(paths.sft(results, 1), artifacts.SFT)
     batch = min(len(rows), config["finetune"]["batch_size"])
     step = os.path.join(out, "fsdp")
     os.makedirs(step, exist_ok=True)
@@ -107,7 +104,7 @@ def fsdp_step(out, cpu, report):
     artifacts.write(rows.iloc[:2], os.path.join(step, "val.parquet"), artifacts.SFT)
     cfg = {**config["finetune"], "epochs": 1, "batch_size": batch, "grad_accum": 1, "save_steps": 1,
            "warmup_ratio": 0}  # one step, at the full learning rate (a warm-up would make it 0)
-    model = os.path.join(results, "models", "round_0")
+    model = paths.model_dir(results, 0)
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
            os.path.join(REPO, "config", "accelerate", "fsdp.yaml"), "--num_processes", "1", "--main_process_port",
            "0", "-m", "tpt.launch", "--train", os.path.join(step, "train.parquet"), "--val",

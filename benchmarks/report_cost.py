@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from tpt import artifacts, cost, report, tiny
+from tpt import paths as tpt_paths  # (`paths` below: this script's own files)
 from tpt.tasks import arith
 
 rng = np.random.default_rng(0)
@@ -43,14 +44,13 @@ for r in range(7):
         artifacts.write(think, paths[r, "think"], artifacts.SAMPLES)
         paths[r, "sft"] = f"{work}/sft_{r}.parquet"
         artifacts.write(think.iloc[::5], paths[r, "sft"], artifacts.SFT)  # ~1,000 examples a round
-bench = f"{work}/benchmarks"
-for r in range(7):
-    os.makedirs(f"{bench}/round_{r}")
+for r in range(7):  # the benchmark files of a run in `work`, as Snakemake writes them
+    os.makedirs(os.path.dirname(tpt_paths.benchmark(work, "x", r)))
     for stage in ["generate_eval_0", "verify_eval", "eval_metrics"] + (
             ["generate_think_0", "verify_think", "prune", "finetune"] if r else []):
         pd.DataFrame({"s": [1.0], "h:m:s": ["0:00:01"], "max_rss": [100.0], "max_vms": [1.0], "max_uss": [1.0],
                       "max_pss": [1.0], "io_in": [0.0], "io_out": [0.0], "mean_load": [0.0],
-                      "cpu_time": [1.0]}).to_csv(f"{bench}/round_{r}/{stage}.tsv", sep="\t", index=False)
+                      "cpu_time": [1.0]}).to_csv(tpt_paths.benchmark(work, stage, r), sep="\t", index=False)
 
 wall, cpu = time.perf_counter(), time.process_time()
 counts = ["sample_id", "prompt_tokens", "completion_tokens"]
@@ -59,9 +59,9 @@ generated = {**{(r, "think"): s for r, s in think.items()},
              **{(r, "eval"): artifacts.read(paths[r, "eval"], artifacts.SAMPLES, counts) for r in range(7)}}
 trained = {r: (artifacts.read(paths[r, "sft"], artifacts.SFT), think[r], 3, cost.load_tokenizer(f"{work}/model"))
            for r in range(1, 7)}
-table = cost.cost_table(cost.read_benchmarks(bench), {}, generated, trained)
+table = cost.cost_table(cost.read_benchmarks(tpt_paths.benchmarks(work)), {}, generated, trained)
 artifacts.write(table, f"{work}/cost.parquet", artifacts.COST)
-html = report.cost_html(table)
+html = cost.html(table, f"{work}/cost.parquet")
 report.plot_cost(table, f"{work}/cost.png")
 print(f"cost table of a default-sized run: {time.perf_counter() - wall:.2f} s wall, "
       f"{time.process_time() - cpu:.2f} s CPU; peak memory of this process "

@@ -12,12 +12,12 @@ import time
 
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
-from tpt import artifacts, sampling, tasks  # noqa: E402
+from tpt import artifacts, paths, sampling, tasks  # noqa: E402
 from tpt.chat import render_prompt  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--model", default="results/models/round_0")
-parser.add_argument("--problems-file", default="results/data/test.parquet")
+parser.add_argument("--model", default=paths.model_dir("results", 0))  # the default run's base model
+parser.add_argument("--problems-file", default=paths.problems("results", "test"))
 parser.add_argument("--problems", type=int, default=200)
 parser.add_argument("--n", type=int, default=8)
 parser.add_argument("--max-new-tokens", type=int, default=96)

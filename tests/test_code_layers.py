@@ -1,6 +1,8 @@
-"""The package's layers, read from the source (ast): the judge library tpt.code imports nothing of tpt above it,
-the sandbox server (the file that runs inside the sandbox) imports the standard library only, and the console
-scripts of pyproject.toml name functions that exist."""
+"""The package's layers, read from the source (ast): every module of tpt sits on a floor (FLOORS, below: the one
+place they are written down) and imports only modules of its own floor or the floors under it, with no import
+circle; the judge library tpt.code imports nothing of tpt above it, the sandbox server (the file that runs inside
+the sandbox) imports the standard library only, and the console scripts of pyproject.toml name functions that
+exist."""
 import ast
 import importlib
 import importlib.util
@@ -16,9 +18,27 @@ ROOT = os.path.dirname(os.path.dirname(SRC))
 # modules outside tpt.code that tpt.code may use: leaves, which import nothing of tpt themselves
 LEAVES = {"tpt.progress", "tpt.artifacts"}
 
+# The package's floors, bottom first. A module imports modules of its own floor (without a circle) or of lower ones,
+# never of a higher floor. A new module goes on the lowest floor that holds everything it imports.
+FLOORS = [
+    # leaves: import nothing of tpt but the leaves beside them
+    {"tpt", "tpt.artifacts", "tpt.errors", "tpt.progress", "tpt.runlog", "tpt.chat", "tpt.paths", "tpt.stages",
+     "tpt.card", "tpt.code", "tpt.code.sandbox_server", "tpt.code.compare"},
+    # the judge library (tpt.code): the sandbox's host side, the judge, its verify and self-test
+    {"tpt.code.sandbox", "tpt.code.judge", "tpt.code.verify", "tpt.code.validate", "tpt.code.selftest"},
+    # one stage's logic each: scorers, tasks, sampling, training, diversity
+    {"tpt.gsm8k_scorer", "tpt.scorers", "tpt.tasks", "tpt.tasks.arith", "tpt.tasks.gsm8k", "tpt.tasks.codecontests",
+     "tpt.tasks.mbpp", "tpt.tasks.custom", "tpt.verify", "tpt.sampling", "tpt.sampling.hf", "tpt.sampling.vllm",
+     "tpt.train", "tpt.diversity"},
+    # what reads several stages' artifacts or the whole config
+    {"tpt.metrics", "tpt.prune", "tpt.cost", "tpt.config", "tpt.tiny"},
+    # the outputs and the entry points: report, comparison, experiments, estimate, launcher, judge CLI
+    {"tpt.report", "tpt.compare", "tpt.experiment", "tpt.estimate", "tpt.launch", "tpt.judge_cli"},
+]
+
 
 def module_name(path):
-    return "tpt." + os.path.relpath(path, SRC)[:-len(".py")].replace(os.sep, ".").removesuffix(".__init__")
+    return ("tpt." + os.path.relpath(path, SRC)[:-len(".py")].replace(os.sep, ".")).removesuffix(".__init__")
 
 
 def imported(path):
@@ -49,6 +69,68 @@ def is_module(name):
 def code_modules():
     top = os.path.join(SRC, "code")
     return sorted(os.path.join(top, f) for f in os.listdir(top) if f.endswith(".py"))
+
+
+def package_modules():
+    """{module name: path} of every module of tpt (the self-test's solution programs are data, not modules)."""
+    out = {}
+    for folder, dirs, files in os.walk(SRC):
+        dirs[:] = [d for d in dirs if d not in ("__pycache__", "selftest_solutions")]
+        out.update({module_name(os.path.join(folder, f)): os.path.join(folder, f) for f in files if f.endswith(".py")})
+    return out
+
+
+def import_graph():
+    """{module: the modules of tpt it imports}."""
+    modules = package_modules()
+    return {m: {n for n in imported(p) if n in modules and n not in (m, "tpt")} for m, p in modules.items()}
+
+
+def test_every_module_is_on_one_floor():
+    placed = [m for floor in FLOORS for m in floor]
+    assert len(placed) == len(set(placed)), "a module on two floors"
+    assert set(placed) == set(package_modules()), (f"not on a floor: {sorted(set(package_modules()) - set(placed))}; "
+                                                   f"no such module: {sorted(set(placed) - set(package_modules()))}")
+
+
+def test_no_module_imports_from_a_floor_above_it():
+    floor_of = {m: i for i, floor in enumerate(FLOORS) for m in floor}
+    upward = [f"{m} (floor {floor_of[m]}) imports {n} (floor {floor_of[n]})"
+              for m, names in import_graph().items() for n in sorted(names) if floor_of[n] > floor_of[m]]
+    assert not upward, "\n".join(upward)
+
+
+def find_cycle(graph):
+    """An import circle of graph as a list of modules (first = last), or None."""
+    state, stack = {}, []
+
+    def visit(m):
+        state[m] = "open"
+        stack.append(m)
+        for n in sorted(graph.get(m, ())):
+            if state.get(n) == "open":
+                return stack[stack.index(n):] + [n]
+            if n not in state:
+                found = visit(n)
+                if found:
+                    return found
+        state[m] = "done"
+        stack.pop()
+        return None
+
+    for m in sorted(graph):
+        if m not in state:
+            found = visit(m)
+            if found:
+                return found
+    return None
+
+
+def test_the_package_has_no_import_circle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]  # the checker finds one
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+    cycle = find_cycle(import_graph())
+    assert cycle is None, " -> ".join(cycle)
 
 
 def test_imported_sees_every_import_form(tmp_path):

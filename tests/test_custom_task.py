@@ -273,6 +273,46 @@ def test_a_task_package_is_found_through_its_entry_point(tmp_path, monkeypatch):
     sys.modules.pop("plugged_task", None)
 
 
+def test_the_estimate_reads_a_task_package_with_its_options(tmp_path, monkeypatch):
+    # tpt-estimate takes the task as the problems rule does: from the registry, with task.options
+    from tpt import estimate, tiny
+    from tpt.chat import render_prompt
+
+    (tmp_path / "plugged_task.py").write_text(PACKAGE)
+    info = tmp_path / "plugged_task-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: plugged-task\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[tpt.tasks]\nplugged = plugged_task\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = check(_config({"task": {"name": "plugged", "options": {"greeting": "hello there"}},
+                            "model": {"base": "org/m"}}))
+    tokenizer = tiny.build_tokenizer(["Plugged: hello there", "Plugged: hi"])
+    table, _ = estimate.estimate(config, tokenizer)
+    prompt = len(tokenizer(render_prompt(tokenizer, "Plugged: hello there"), add_special_tokens=False)["input_ids"])
+    hi = len(tokenizer(render_prompt(tokenizer, "Plugged: hi"), add_special_tokens=False)["input_ids"])
+    assert prompt != hi  # so the count below says which question the estimate saw
+    n = config["eval"]["n"]
+    assert table["eval_samples"].tolist() == [n] * (config["rounds"] + 1)
+    assert table["eval_prompt_tokens"].tolist() == [n * prompt] * (config["rounds"] + 1)
+    sys.modules.pop("plugged_task", None)
+
+
+def test_the_estimate_runs_on_the_custom_example(tmp_path, monkeypatch):
+    # the README's own-task example, as `tpt-estimate --configfile config.yaml config/examples/custom-qa.yaml`
+    from tpt import estimate
+
+    monkeypatch.chdir(REPO)  # the example names its files relative to the workflow's folder
+    config = estimate.load_config([os.path.join(REPO, "config.yaml"), EXAMPLE], REPO)
+    config["results"] = str(tmp_path / "results")  # no run yet: the tokenizer is the one base_model would build
+    table, assumptions = estimate.estimate(config, estimate.load_tokenizer(config))
+    rows = {split: len(tasks.read_records(os.path.join(REPO, "config", "examples", "qa", f"{split}.jsonl")))
+            for split in ("train", "test")}
+    assert table["eval_samples"].tolist() == [rows["test"] * config["eval"]["n"]] * (config["rounds"] + 1)
+    assert table["think_samples"].tolist()[1:] == [rows["train"] * config["think"]["n"]] * config["rounds"]
+    assert (table["eval_prompt_tokens"] > 0).all()
+    assert any("no gold solutions" in a for a in assumptions)
+
+
 def test_an_unknown_task_names_the_registered_ones():
     with pytest.raises(ConfigError, match=r"unknown task 'gsm9k': choose one of \[.*'custom'.*'gsm8k'"):
         check(_config({"task": {"name": "gsm9k"}, "model": {"base": "org/m"}}))

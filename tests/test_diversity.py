@@ -92,7 +92,7 @@ def test_eval_metrics_carry_diversity_and_the_report_tabulates_it():
     m = metrics.eval_metrics(samples, verdicts, 0)
     value = dict(zip(m.loc[m["k"].isna(), "metric"], m.loc[m["k"].isna(), "value"]))
     assert value["coverage"] == 1.0 and value["distinct_correct"] == 2.0 and value["distinct_answers"] == 4.0
-    think = pd.DataFrame(diversity.think_metrics(samples, verdicts, samples[["sample_id", "problem_id", "completion"]]
+    think = pd.DataFrame(metrics.think_metrics(samples, verdicts, samples[["sample_id", "problem_id", "completion"]]
                                                  .assign(prompt="q"), 1))
     table = report.diversity(pd.concat([m, m.assign(round=1)]), think)
     assert table["round"].tolist() == [0, 1]

@@ -187,6 +187,26 @@ def test_paired_difference_against_a_direct_computation():
         compare.paired_difference({"var": (3, var[var.problem_id != "c"], "ref", ref)})
 
 
+def test_wall_time_counts_every_job_of_a_round_where_it_ran(tmp_path):
+    # variant b takes round 1's think samples from a (a's two generate shards ran them) and runs the rest itself
+    from tpt import paths
+
+    results = {"a": str(tmp_path / "a"), "b": str(tmp_path / "b")}
+    seconds = {("a", "generate_think_0", 1): 10, ("a", "generate_think_1", 1): 5, ("b", "generate_think_0", 1): 99,
+               ("b", "verify_think", 1): 2, ("b", "prune", 1): 1, ("b", "think_metrics", 1): 0.5,
+               ("b", "finetune", 1): 3, ("b", "generate_eval_0", 1): 4, ("b", "verify_eval", 1): 1,
+               ("b", "eval_metrics", 1): 1, ("b", "base_model", None): 7, ("b", "generate_eval_0", 0): 6,
+               ("b", "report", None): 50}
+    for (variant, name, round_), s in seconds.items():
+        path = paths.benchmark(results[variant], name, round_)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        pd.DataFrame({"s": [s], "max_rss": [1.0]}).to_csv(path, sep="\t", index=False)
+    owners = {("b", "round_1/think/samples.parquet"): "a"}
+    assert compare.wall_time("b", 1, results, owners) == 10 + 5 + 2 + 1 + 0.5 + 3 + 4 + 1 + 1
+    assert compare.wall_time("b", 0, results, owners) == 7 + 6  # the base model and round 0's evaluation
+    assert np.isnan(compare.wall_time("a", 0, results, owners))  # no job of a's round 0 left a benchmark file
+
+
 def test_validation_twins_share_all_training_and_are_compared_with_the_references_twin():
     _, _, variants = _expand({"name": "x", "reference": "paper", "validation": True,
                               "variants": [{"name": "wise", "set": {"finetune.interpolate.ratio": 0.5}},

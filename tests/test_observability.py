@@ -46,6 +46,31 @@ def test_a_rule_script_logs_to_its_rules_log_and_without_one_to_the_terminal_onl
     assert [p.name for p in tmp_path.rglob("*.log")] == ["rule.log"]
 
 
+def test_a_job_that_does_not_train_with_deepspeed_is_spared_its_accelerator_warning(tmp_path):
+    # DeepSpeed, wherever installed, is imported by transformers' Trainer; without a GPU it warns "Setting accelerator
+    # to CPU". A job's log keeps DeepSpeed's other messages, and that one too when accelerate launches DeepSpeed.
+    import importlib.util
+
+    script = ("import logging, sys\nfrom tpt import runlog\nrunlog.start(None, 'demo')\n"
+              "ds = logging.getLogger('DeepSpeed')\n"
+              "ds.warning('Setting accelerator to CPU. If you have GPU or other accelerator, we were unable to detect "
+              "it.')\nds.warning('ZeRO stage 3 is on')\n"
+              "if sys.argv[1] == 'import':\n    import deepspeed  # noqa\n")
+    env = {k: v for k, v in os.environ.items() if k != "ACCELERATE_USE_DEEPSPEED"}
+    for use_deepspeed in (False, True):
+        run = subprocess.run([sys.executable, "-c", script, "-"], capture_output=True, text=True,
+                             env={**env, "PYTHONPATH": SRC, **({"ACCELERATE_USE_DEEPSPEED": "true"} if use_deepspeed
+                                                              else {})})
+        assert run.returncode == 0, run.stderr
+        assert "ZeRO stage 3 is on" in run.stderr
+        assert ("Setting accelerator to CPU" in run.stderr) == use_deepspeed
+    if importlib.util.find_spec("deepspeed"):  # the real import, as the Trainer does it
+        run = subprocess.run([sys.executable, "-c", script, "import"], capture_output=True, text=True,
+                             env={**env, "PYTHONPATH": SRC})
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "Setting accelerator" not in run.stdout + run.stderr
+
+
 @pytest.mark.slow
 def test_failing_jobs_leave_their_error_in_their_log(tmp_path):
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
@@ -190,7 +215,7 @@ def test_each_round_has_a_model_card(tiny_run):
                   "trained from results/models/round_0", "8 examples (2 held out for validation)",
                   "2 samples per arith train problem at temperature 0.8", "`strict` scoring", "strategy `none`",
                   "full fine-tuning, 1 epoch(s), learning rate 0.0005", "- **Seed**: 0", "## Evaluation",
-                  "results/round_1/eval/metrics.parquet"):
+                  "`<results>/round_1/eval/metrics.parquet`", "`<results>/report/model_cards/round_1.md`"):
         assert field in card, field
     full = (res / "report/model_cards/round_1.md").read_text()
     assert full.startswith(card.split("## Evaluation")[0])
@@ -310,6 +335,27 @@ def test_reading_some_columns_of_an_artifact_still_checks_all_of_them(tmp_path):
     assert got.columns.tolist() == ["metric", "value"] and got["value"].tolist() == [0.5]
     with pytest.raises(ValueError, match="does not have the expected columns"):
         artifacts.read(str(tmp_path / "m.parquet"), artifacts.SFT, ["sample_id"])
+
+
+def test_summary_md_names_the_runs_own_cost_table():
+    # a preset writes to results/<preset>/: the summary's cost line and the cost page name that run's file
+    from tpt import cost, paths, report
+
+    costs = cost.cost_table(pd.DataFrame({"round": [0], "stage": ["generate_eval"], "wall_s": [60.0], "cpu_s": [30.0],
+                                          "peak_rss_mb": [100.0]}), {}, {}, {})
+    metrics = pd.DataFrame([{"round": 0, "metric": m, "k": k, "value": v, "stderr": se} for m, k, v, se in [
+        ("pass@k_strict", 1, 0.5, 0.1), ("pass@k_strict", 2, 0.7, 0.1), ("correct@k_strict", 2, 0.5, 0.1),
+        ("samples_per_problem", None, 2, None), ("no_answer_rate", None, 0.0, None),
+        ("truncation_rate", None, 0.0, None), ("mean_completion_tokens", None, 40, None),
+        ("problems", None, 10, None), ("coverage", None, 0.8, None), ("distinct_correct", None, 1.0, None),
+        ("distinct_answers", None, 1.5, None)]])
+    table = report.summary(metrics)
+    spread = report.diversity(metrics, metrics.head(0))
+    path = paths.report("results/gsm8k-gemma2-2b", "cost.parquet")
+    md = report.summary_md(table, spread, costs, path, {"test": pd.DataFrame({"checked": [False]})})
+    assert "tokens trained (results/gsm8k-gemma2-2b/report/cost.parquet)." in md and "results/report/" not in md
+    assert md.startswith(report.markdown(table)) and "| total |" in md and "Diversity" in md
+    assert "Per stage: results/gsm8k-gemma2-2b/report/cost.parquet." in cost.html(costs, path)
 
 
 def test_the_cost_of_a_round_that_trains_on_earlier_rounds_examples_too():

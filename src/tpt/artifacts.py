@@ -2,8 +2,11 @@
 
 A record keeps its identity end to end: `problem_id` names a problem in every artifact, and `sample_id`
 (`<phase>/r<round>/<problem_id>/<sample_index>`) names one sample from generation through verdicts, the pruned
-training set and the eval metrics. Every reader and writer in the project goes through `write` and `read`,
-so a file whose columns drift from these schemas is an error at the stage that wrote it.
+training set and the eval metrics. Every artifact that a stage reads goes through `write` and `read`, so a file
+whose columns drift from these schemas is an error at the stage that wrote it. The report's and the comparison's
+own tables (summary.parquet, diversity.parquet, the comparison's table.parquet), whose columns follow the task's
+scorings and the variants, are outputs that no stage reads: they are written with `atomic` and have no schema here.
+Where each file lives: tpt.paths.
 """
 import os
 from contextlib import contextmanager
@@ -61,6 +64,13 @@ SAMPLES = pa.schema([
 # is no_answer_rate).
 SCORINGS = ("strict", "numeric", "flexible")
 FAILURE_KINDS = ("wrong_answer", "time_limit", "memory_limit", "runtime_error", "no_code")
+
+
+def judged(verdicts):
+    """Whether VERDICTS come from the code judge, i.e. a code task's: the judge records a failure kind ("" when
+    passed) on every sample, the answer scorers on none. (Of a task itself, tpt.tasks.is_code says it.)"""
+    return "failure" in verdicts and len(verdicts) > 0 and bool(verdicts["failure"].notna().all())
+
 
 # One verdict per sample. `correct` is the scoring chosen in config (verify.criterion); every scoring the task has
 # is kept so a report can put them side by side. parsed: the completion has something to check (math: a

@@ -1,15 +1,17 @@
-"""Model cards: a short README.md in each round's model folder, so a model copied out of results/ (or pushed to
-a hub) says what it is: base model, round, the data and recipe it was trained with, and where it came from.
+"""Model cards: a short README.md in each round's model folder, so a model copied out of the run's results (or
+pushed to a hub) says what it is: base model, round, the data and recipe it was trained with, and where it came
+from.
 
 The fine-tune writes the card with the model (atomically, in the same folder rename). A round's own evaluation
 runs after its model exists, so the card cannot hold it without a cycle; the report then writes each round's
-full card, the same text plus the round's metrics with their standard errors, to
-results/report/model_cards/round_<r>.md.
+full card, the same text plus the round's metrics with their standard errors, to its model_cards/ folder
+(tpt.paths.model_card).
 """
 import datetime
 import json
 
 import tpt
+from tpt import paths
 
 
 def training_card(info, figures):
@@ -41,8 +43,9 @@ def training_card(info, figures):
         "",
         "## Evaluation",
         "",
-        f"Evaluated after this card was written: see `results/round_{info['round']}/eval/metrics.parquet` and the "
-        f"run's report (`results/report/model_cards/round_{info['round']}.md` repeats this card with the metrics).",
+        f"Evaluated after this card was written: see `{paths.metrics('<results>', info['round'], 'eval')}` and the "
+        f"run's report (`{paths.model_card('<results>', info['round'])}` repeats this card with the metrics), "
+        "where <results> is the run's results folder.",
         "",
         "<details><summary>finetune settings</summary>", "", "```json",
         json.dumps(ft, indent=1, sort_keys=True), "```", "</details>", ""]

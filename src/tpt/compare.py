@@ -1,7 +1,6 @@
 """Compare an experiment's variants (tpt.experiment): one table of variant x round, plots, and each variant's
 last-round difference from the reference, paired by test problem."""
 import glob
-import os
 
 import matplotlib
 
@@ -10,16 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-# The benchmark files (Snakemake's `benchmark:`) of the jobs that make each artifact of a round, by the artifact
-# whose owner ran them (a shared artifact's jobs ran in its owner's folder).
-JOBS = {"models/round_0": ["base_model.tsv"],
-        "round_{r}/think/samples.parquet": ["round_{r}/generate_think_*.tsv"],
-        "round_{r}/think/verdicts.parquet": ["round_{r}/verify_think.tsv"],
-        "round_{r}/prune/sft_train.parquet": ["round_{r}/prune.tsv"],
-        "models/round_{r}": ["round_{r}/finetune.tsv"],
-        "round_{r}/eval/samples.parquet": ["round_{r}/generate_eval_*.tsv"],
-        "round_{r}/eval/verdicts.parquet": ["round_{r}/verify_eval.tsv"],
-        "round_{r}/eval/metrics.parquet": ["round_{r}/eval_metrics.tsv"]}
+from tpt import paths, stages  # noqa: E402
 
 
 def _value(m, metric, k=None, field="value"):
@@ -28,23 +18,21 @@ def _value(m, metric, k=None, field="value"):
 
 
 def wall_time(variant, round_, results, owners, shared=None):
-    """Seconds of the jobs that made a variant's round (round 0: the base model and its evaluation), read from the
-    benchmark files of whichever variant ran them. results: variant -> results folder; owners: {(variant, path):
-    owner}. NaN when no benchmark file is found (e.g. a model from the hub has none). shared: a dict that gets
-    {the variant that ran them: seconds} of the jobs another variant ran."""
+    """Seconds of the jobs that made a variant's round (tpt.stages.of_round; round 0: the base model and its
+    evaluation), read from the benchmark files of whichever variant ran them (a shared artifact's jobs ran in its
+    owner's folder). results: variant -> results folder; owners: {(variant, artifact path under its results
+    folder): owner}. NaN when no benchmark file is found (e.g. a model from the hub has none). shared: a dict that
+    gets {the variant that ran them: seconds} of the jobs another variant ran."""
     total, found = 0.0, False
-    for path, files in JOBS.items():
-        if (round_ == 0) != (path == "models/round_0" or path.startswith("round_{r}/eval")):
-            continue
-        path = path.format(r=round_)
-        owner = owners.get((variant, path), variant)
-        for pattern in files:
-            for f in glob.glob(os.path.join(results[owner], "benchmarks", pattern.format(r=round_))):
-                seconds = float(pd.read_csv(f, sep="\t")["s"].iloc[-1])
-                total += seconds
-                found = True
-                if owner != variant and shared is not None:
-                    shared[owner] = shared.get(owner, 0.0) + seconds
+    for stage in stages.of_round(round_):
+        artifact = paths.relative(stage.writes(results[variant], round_)[0], results[variant])
+        owner = owners.get((variant, artifact), variant)
+        for f in glob.glob(stages.benchmark_files(stage, results[owner], round_)):
+            seconds = float(pd.read_csv(f, sep="\t")["s"].iloc[-1])
+            total += seconds
+            found = True
+            if owner != variant and shared is not None:
+                shared[owner] = shared.get(owner, 0.0) + seconds
     return total if found else float("nan")
 
 

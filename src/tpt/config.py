@@ -3,23 +3,20 @@ look at two keys together or at the file system. Each error says which key to fi
 import os
 
 from tpt import tasks
-
-
-class ConfigError(ValueError):
-    pass
+from tpt.errors import ConfigError  # noqa: F401 (also imported from here)
 
 
 def check(config):
     base, task = config["model"]["base"], config["task"]["name"]
-    if base == "builtin" and task not in ("arith", "custom"):
-        raise ConfigError(f"model.base=builtin is the tiny model of the built-in arith task; task.name={task!r} "
-                          "needs a real model: set model.base to a hub id or a local HF model folder")
     try:  # the task from the registry, configured (a task from config checks its template and scorer here)
         configured = tasks.from_config(config["task"])
     except ConfigError:
         raise
     except ValueError as e:
         raise ConfigError(f"task.name={task!r}: {e}") from e
+    if base == "builtin" and not tasks.runs_on_builtin_model(configured):
+        raise ConfigError(f"model.base=builtin is the tiny model of the built-in arith task; task.name={task!r} "
+                          "needs a real model: set model.base to a hub id or a local HF model folder")
     scorings = configured.SCORINGS
     if config["verify"]["criterion"] not in scorings:
         raise ConfigError(f"verify.criterion={config['verify']['criterion']!r}: task {task!r} scores "

@@ -1,14 +1,13 @@
-"""Cost of a run: per round and per stage, the wall and CPU seconds and peak memory that Snakemake measured for
-each job (its `benchmark:` files under results/benchmarks/), the GPU-seconds asked for (GPUs of the job x wall),
-the samples and tokens generated and the examples and tokens trained. The report writes it to
-results/report/cost.parquet (COST) with a table and a plot."""
+"""Cost of a run: per round and per stage (tpt.stages), the wall and CPU seconds and peak memory that Snakemake
+measured for each job (its `benchmark:` files, tpt.paths.benchmarks), the GPU-seconds asked for (GPUs of the job x
+wall), the samples and tokens generated and the examples and tokens trained. The report writes it to its
+cost.parquet (COST) with a table (rendered here: markdown and html) and a plot."""
 import os
 import re
 
 import pandas as pd
 
-# job benchmark file stem -> the rule whose `resources:` section says how many GPUs the job had
-GPU_RULE = {"generate": "generate", "finetune": "finetune", "base_model": "base_model"}
+from tpt import stages
 
 
 def read_benchmarks(bench_dir):
@@ -43,15 +42,6 @@ def _benchmarks_of(path):
     return os.path.dirname(folder) if os.path.basename(folder).startswith("round_") else folder
 
 
-def gpus_of(stage, resources):
-    """GPUs a job of `stage` asked for, from the config's resources section (nodes x GPUs for the fine-tune)."""
-    rule = GPU_RULE.get(stage.split("_")[0] if stage.startswith("generate") else stage)
-    if rule is None:
-        return 0
-    res = resources.get(rule, {})
-    return int(res.get("gpu", 0)) * int(res.get("nodes", 1))
-
-
 def cost_table(benchmarks, resources, generated, trained):
     """The COST table: one row per (round, stage), summed over the stage's jobs (shards).
 
@@ -62,7 +52,7 @@ def cost_table(benchmarks, resources, generated, trained):
     completion + EOS) tokens of each example: the prompt's as sampled, the completion's by `tokenizer`
     (load_tokenizer; None: as sampled)."""
     b = benchmarks.copy()
-    b["gpu_s"] = [gpus_of(s, resources) * w for s, w in zip(b["stage"], b["wall_s"])]
+    b["gpu_s"] = [stages.gpus(s, resources) * w for s, w in zip(b["stage"], b["wall_s"])]
     b["round"] = b["round"].astype("Int64")
     if "ran_by" not in b:
         b["ran_by"] = ""
@@ -86,9 +76,7 @@ def cost_table(benchmarks, resources, generated, trained):
         row = _row(table, round_, "finetune")
         table.loc[row, ["train_examples", "train_tokens"]] = [
             len(sft), int(round(epochs * (int(prompts.sum()) + int(sum(completions)))))]
-    order = {s: i for i, s in enumerate(["problems_train", "problems_test", "judge_selftest", "base_model", "generate_think",
-                                         "verify_think", "prune", "finetune", "generate_eval", "verify_eval",
-                                         "eval_metrics", "report"])}
+    order = {s.name: i for i, s in enumerate(stages.STAGES)}
     table["_o"] = [order.get(s, len(order)) for s in table["stage"]]
     table = table.sort_values(["round", "_o"], na_position="first").drop(columns="_o").reset_index(drop=True)
     return table
@@ -137,8 +125,8 @@ def markdown(table):
     return "\n".join(lines) + "\n"
 
 
-def line(table):
-    """One sentence for summary.md."""
+def line(table, path):
+    """One sentence for summary.md; path: where the COST table is (the report's cost.parquet)."""
     t = per_round(table).iloc[-1]
     shared = table[table["ran_by"].fillna("") != ""] if "ran_by" in table else table.head(0)
     by = ", ".join(sorted(set(",".join(shared["ran_by"]).split(",")))) if len(shared) else ""
@@ -146,6 +134,26 @@ def line(table):
             f"{t['gpu_s'] / 3600:.2f} GPU-hours asked, peak memory of a job {t['peak_rss_mb']:.0f} MB); "
             f"{int(t['samples']):,} samples generated ({int(t['prompt_tokens']):,} prompt and "
             f"{int(t['completion_tokens']):,} completion tokens), {int(t['train_examples']):,} examples and "
-            f"{int(t['train_tokens']):,} tokens trained (results/report/cost.parquet)."
+            f"{int(t['train_tokens']):,} tokens trained ({path})."
             + (f" Of these, {int(shared['jobs'].sum())} jobs ({shared['wall_s'].sum() / 60:.1f} min) are shared: run "
                f"by variant {by} of the experiment, counted here too." if len(shared) else ""))
+
+
+def html(costs, path):
+    """The per-round cost table as a small HTML page, which Snakemake's report shows inline; path: where the COST
+    table is (the report's cost.parquet)."""
+    t = per_round(costs)
+    shown = pd.DataFrame({
+        "round": t["round"], "jobs": t["jobs"].astype(int),
+        "wall (min)": (t["wall_s"] / 60).round(1), "CPU (min)": (t["cpu_s"] / 60).round(1),
+        "peak memory (MB)": t["peak_rss_mb"].map("{:,.0f}".format),
+        "GPU-hours": (t["gpu_s"] / 3600).map("{:.2f}".format),
+        **{name: t[col].astype(int).map("{:,}".format) for name, col in [
+            ("samples", "samples"), ("prompt tokens", "prompt_tokens"), ("completion tokens", "completion_tokens"),
+            ("examples trained", "train_examples"), ("tokens trained", "train_tokens")]}})
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>cost</title><style>"
+            "body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse} "
+            "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}</style></head><body>"
+            "<h3>Cost per round</h3>" + shown.to_html(index=False, border=0) +
+            f"<p>Round - : run-wide jobs (problems, judge self-test). Per stage: {path}.</p>"
+            "</body></html>\n")

@@ -23,8 +23,8 @@ import re
 import tokenize
 
 import numpy as np
-import pandas as pd
 
+from tpt.artifacts import judged
 from tpt.code.judge import extract_program
 
 _NUMBER = r"-?\d[\d,]*(?:\.\d+)?"
@@ -80,11 +80,6 @@ def edit_distance(a, b):
     return prev[-1]
 
 
-def is_code(verdicts):
-    """Code tasks' verdicts carry the judge's failure kind on every sample; math tasks' never do."""
-    return "failure" in verdicts and len(verdicts) > 0 and bool(verdicts["failure"].notna().all())
-
-
 def _mean_se(values):
     values = np.asarray(values, dtype=float)
     return values.mean(), (values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else None)
@@ -94,7 +89,7 @@ def diversity_rows(samples, verdicts, round_):
     """METRICS rows of one round's samples (think or eval): coverage, distinct_correct, distinct_answers."""
     df = samples[["sample_id", "problem_id", "completion"]].merge(
         verdicts.drop(columns="problem_id"), on="sample_id", validate="one_to_one")
-    code = is_code(verdicts)
+    code = judged(verdicts)
     df["signature"] = signatures(df["completion"], code)
     per_problem = df.groupby("problem_id")
     solved = per_problem["correct"].any()
@@ -120,7 +115,7 @@ def sft_rows(sft, samples, verdicts, round_):
     """METRICS rows describing a round's SFT training set: examples, tokens, problems, distinct solutions, and the
     share of examples by their problem's solve rate in this round's think (`sft_share_earlier_rounds`: examples
     carried over from earlier rounds, whose problems this round did not sample)."""
-    code = is_code(verdicts)
+    code = judged(verdicts)
     tokens = samples.set_index("sample_id")["completion_tokens"]
     rate = sft["problem_id"].map(solve_rates(verdicts))
     distinct = len(set(zip(sft["problem_id"], signatures(sft["completion"], code))))
@@ -131,21 +126,3 @@ def sft_rows(sft, samples, verdicts, round_):
             ((rate > low) & (rate <= high)).mean()) if len(sft) else 0.0
     out["sft_share_earlier_rounds"] = float(rate.isna().mean()) if len(sft) else 0.0
     return [{"round": round_, "metric": m, "k": None, "value": float(v), "stderr": None} for m, v in out.items()]
-
-
-def think_metrics(samples, verdicts, sft, round_):
-    """The METRICS of a round's think phase: strict Pass@k for every k up to n on the train problems, their
-    diversity, and the SFT set's figures."""
-    from tpt.metrics import pass_at_k
-
-    correct = verdicts.groupby("problem_id")["correct_strict"].sum().astype(int)
-    n = int(verdicts.groupby("problem_id").size().max())
-    rows = []
-    for k in range(1, n + 1):
-        per = np.array([pass_at_k(n, c, k) for c in correct])
-        rows.append({"round": round_, "metric": "pass@k_strict", "k": k, "value": per.mean(),
-                     "stderr": per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else None})
-    rows += [{"round": round_, "metric": m, "k": None, "value": float(v), "stderr": None}
-             for m, v in (("problems", len(correct)), ("samples_per_problem", n))]
-    rows += diversity_rows(samples, verdicts, round_) + sft_rows(sft, samples, verdicts, round_)
-    return pd.DataFrame(rows)

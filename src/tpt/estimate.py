@@ -8,7 +8,7 @@ in the output: as long as the task's gold worked solutions, capped at max_new_to
 examples trained (an assumption on how many samples survive pruning: --pass-rate) and the tokens trained, and the
 hours these take at the throughputs given (--generate-tokens-per-s, --train-tokens-per-s per GPU; the defaults and
 their sources are in DEFAULT_THROUGHPUT), times the GPUs each job asks for (the config's resources).
-Compare with a finished run's results/report/cost.parquet.
+Compare with a finished run's cost.parquet (in its report folder).
 """
 import argparse
 import copy
@@ -66,10 +66,11 @@ def load_tokenizer(config, tokenizer=None):
         return AutoTokenizer.from_pretrained(tokenizer)
     if base != "builtin":
         return AutoTokenizer.from_pretrained(base)
-    made = os.path.join(config["results"], "models", "round_0")
+    from tpt import paths, tasks, tiny
+
+    made = paths.model_dir(config["results"], 0)
     if os.path.exists(os.path.join(made, "tokenizer_config.json")):
         return AutoTokenizer.from_pretrained(made)
-    from tpt import tasks, tiny
 
     warmup = tasks.get("arith").load("warmup", config["task"]["arith"])
     return tiny.build_tokenizer(warmup["question"] + "\n" + warmup["solution"])
@@ -81,8 +82,9 @@ def estimate(config, tokenizer, pass_rate=None, completion_tokens=None):
     from tpt import sampling, tasks
     from tpt.chat import render_prompt
 
-    task = tasks.get(config["task"]["name"])
-    options = {**config["task"], **config["task"].get(config["task"]["name"], {})}
+    # the task as the problems rule makes it: from the registry, configured, with its options (task.<name> or, for
+    # a task package, task.options)
+    task, options = tasks.from_config(config["task"]), tasks.options_of(config["task"])
     problems = {split: task.load(split, options) for split in ("train", "test")}
     cache = {}
 

@@ -1,4 +1,5 @@
-"""Evaluate: Pass@k and the other figures of one round's eval verdicts.
+"""Evaluate: Pass@k and the other figures of one round's eval verdicts (eval_metrics), and of its think verdicts
+with the pruned SFT set (think_metrics).
 
 Pass@k is the unbiased estimator of Chen et al. (2021), 1 - C(n-c, k) / C(n, k) for a problem with c correct of
 n samples, averaged over problems; Pass@1 is the mean accuracy over all n samples (not greedy decoding).
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tpt import diversity
-from tpt.artifacts import FAILURE_KINDS, SCORINGS  # the verdict vocabulary (every scoring a task may fill)
+from tpt.artifacts import FAILURE_KINDS, SCORINGS, judged  # the verdict vocabulary (every scoring a task may fill)
 
 
 def pass_at_k(n, c, k):
@@ -19,6 +20,18 @@ def pass_at_k(n, c, k):
     if n - c < k:
         return 1.0
     return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def pass_at_k_rows(correct, n, metric, round_):
+    """METRICS rows of `metric` for every k up to n: the mean over problems of pass_at_k, with its standard error.
+    correct: the number of correct samples of each problem."""
+    rows = []
+    for k in range(1, n + 1):
+        per = np.array([pass_at_k(n, int(c), k) for c in correct])
+        stderr = per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else None
+        rows.append({"round": round_, "metric": metric, "k": k, "value": float(per.mean()),
+                     "stderr": None if stderr is None else float(stderr)})
+    return rows
 
 
 def eval_metrics(samples, verdicts, round_):
@@ -42,11 +55,8 @@ def eval_metrics(samples, verdicts, round_):
 
     for scoring in [s for s in SCORINGS if df[f"correct_{s}"].notna().all()]:
         correct = per_problem[f"correct_{scoring}"].sum().astype(int)
-        for k in range(1, n + 1):
-            per = np.array([pass_at_k(n, int(c), k) for c in correct])
-            stderr = per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else None
-            add(f"pass@k_{scoring}", per.mean(), stderr, k)
-    code = df["failure"].notna().all()  # the judge's verdicts: a code task
+        rows += pass_at_k_rows(correct, n, f"pass@k_{scoring}", round_)
+    code = judged(verdicts)
     # majority vote needs answers to compare: code tasks have none, nor a user's scorer that returns none
     comparable = not code and not (df["parsed"].any() and df.loc[df["parsed"], "answer_strict"].isna().all())
     if comparable:
@@ -64,6 +74,18 @@ def eval_metrics(samples, verdicts, round_):
     add("problems", len(correct))
     add("samples_per_problem", n)
     rows += diversity.diversity_rows(samples, verdicts, round_)
+    return pd.DataFrame(rows)
+
+
+def think_metrics(samples, verdicts, sft, round_):
+    """The METRICS of a round's think phase: strict Pass@k for every k up to n on the train problems, their
+    diversity, and the SFT set's figures (tpt.diversity)."""
+    correct = verdicts.groupby("problem_id")["correct_strict"].sum().astype(int)
+    n = int(verdicts.groupby("problem_id").size().max())
+    rows = pass_at_k_rows(correct, n, "pass@k_strict", round_)
+    rows += [{"round": round_, "metric": m, "k": None, "value": float(v), "stderr": None}
+             for m, v in (("problems", len(correct)), ("samples_per_problem", n))]
+    rows += diversity.diversity_rows(samples, verdicts, round_) + diversity.sft_rows(sft, samples, verdicts, round_)
     return pd.DataFrame(rows)
 
 

@@ -20,6 +20,7 @@ import math
 import pandas as pd
 
 from tpt import diversity
+from tpt.artifacts import judged
 
 
 class NoSurvivors(RuntimeError):
@@ -50,13 +51,9 @@ def select_distinct(group, k, code):
 SELECTORS = {"first": select_first, "distinct": select_distinct}  # prune.select
 
 
-def quota_fixed(solve_rate, k):
-    """Up to k per problem (a problem with fewer survivors gives fewer)."""
-    return {p: k for p in solve_rate.index}
-
-
-def quota_uniform(solve_rate, k):
-    """Exactly k per solved problem."""
+def quota_k(solve_rate, k):
+    """k per problem. `fixed` takes up to k (a problem with fewer survivors gives fewer), `uniform` exactly k per
+    solved problem (allocate repeats its survivors to fill the quota)."""
     return {p: k for p in solve_rate.index}
 
 
@@ -66,11 +63,11 @@ def quota_difficulty(solve_rate, k):
     fail = 1.0 - solve_rate
     total = k * len(fail)
     if fail.sum() == 0:
-        return quota_uniform(solve_rate, k)
+        return quota_k(solve_rate, k)
     return {p: max(1, int(math.floor(total * f / fail.sum() + 0.5))) for p, f in fail.items()}
 
 
-ALLOCATIONS = {"fixed": quota_fixed, "uniform": quota_uniform, "difficulty": quota_difficulty}  # prune.allocation
+ALLOCATIONS = {"fixed": quota_k, "uniform": quota_k, "difficulty": quota_difficulty}  # prune.allocation
 
 
 def allocate(df, solve_rate, cfg, code):
@@ -120,7 +117,7 @@ def prune(samples, verdicts, cfg, round_, earlier=None):
         reasons.append(f"{len(df)} after dropping duplicates")
     df = df.sort_values(["problem_id", "sample_index"], kind="stable")
     if (select, allocation) != ("first", "fixed"):
-        df = allocate(df, solve_rate, {**cfg, "select": select, "allocation": allocation}, diversity.is_code(verdicts))
+        df = allocate(df, solve_rate, {**cfg, "select": select, "allocation": allocation}, judged(verdicts))
         reasons.append(f"{len(df)} after {select} selection with {allocation} allocation")
     elif cfg["per_problem"] is not None:
         df = df.groupby("problem_id", sort=False).head(cfg["per_problem"])

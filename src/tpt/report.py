@@ -1,4 +1,5 @@
-"""Report: the summary table (Parquet and Markdown) and the plots of a run, from every round's eval artifacts."""
+"""Report: the summary table (Parquet and Markdown), summary.md and the plots of a run, from every round's eval
+artifacts (the cost table's rendering is tpt.cost's)."""
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no screen
@@ -6,7 +7,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
+from tpt import cost  # noqa: E402
 from tpt.artifacts import SCORINGS  # noqa: E402
+from tpt.code import validate  # noqa: E402
 
 
 def scorings(table):
@@ -57,6 +60,18 @@ def markdown(table):
               f"({100 * (last['pass@1_strict'] - first['pass@1_strict']):+.1f} points, "
               f"{(last['pass@1_strict'] - first['pass@1_strict']) / se if se else float('nan'):.1f} standard errors)."]
     return "\n".join(lines) + "\n"
+
+
+def summary_md(table, spread, costs, cost_path, checks):
+    """The run's summary.md: the summary table, the cost line and table, what the known solutions of a code task's
+    problems did (task.validate; only when some were checked) and the diversity table. table: summary(); spread:
+    diversity(); costs: the COST table, at cost_path; checks: {split: PROBLEM_CHECKS}."""
+    text = markdown(table) + "\n" + cost.line(costs, cost_path) + "\n\n" + cost.markdown(costs)
+    if any(c["checked"].any() for c in checks.values()):
+        text += "\n" + validate.markdown(checks)
+    return (text + "\nDiversity (tpt.diversity): coverage = share of problems with a correct sample; distinct = "
+            "distinct correct solutions per problem by their equations (math) or normalized tokens (code)\n\n"
+            + diversity_markdown(spread))
 
 
 def _scalar(metrics, round_, metric):
@@ -165,27 +180,6 @@ def plot_training_curves(curves, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120, format="png")
     plt.close(fig)
-
-
-def cost_html(costs):
-    """The per-round cost table (tpt.cost) as a small HTML page, which Snakemake's report shows inline."""
-    from tpt import cost
-
-    t = cost.per_round(costs)
-    shown = pd.DataFrame({
-        "round": t["round"], "jobs": t["jobs"].astype(int),
-        "wall (min)": (t["wall_s"] / 60).round(1), "CPU (min)": (t["cpu_s"] / 60).round(1),
-        "peak memory (MB)": t["peak_rss_mb"].map("{:,.0f}".format),
-        "GPU-hours": (t["gpu_s"] / 3600).map("{:.2f}".format),
-        **{name: t[col].astype(int).map("{:,}".format) for name, col in [
-            ("samples", "samples"), ("prompt tokens", "prompt_tokens"), ("completion tokens", "completion_tokens"),
-            ("examples trained", "train_examples"), ("tokens trained", "train_tokens")]}})
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>cost</title><style>"
-            "body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse} "
-            "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}</style></head><body>"
-            "<h3>Cost per round</h3>" + shown.to_html(index=False, border=0) +
-            "<p>Round - : run-wide jobs (problems, judge self-test). Per stage: results/report/cost.parquet.</p>"
-            "</body></html>\n")
 
 
 def plot_cost(costs, path):

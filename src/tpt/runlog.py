@@ -20,7 +20,16 @@ def start(log_path, name="job"):
                         force=True)
     log = logging.getLogger(f"tpt.{name}")
     log_uncaught_exceptions(log)
+    if os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() != "true":  # (accelerate launch's DeepSpeed)
+        logging.getLogger("DeepSpeed").addFilter(quiet_deepspeed_accelerator)
     return log
+
+
+def quiet_deepspeed_accelerator(record):
+    """A filter of DeepSpeed's logger for a job that does not train with DeepSpeed: transformers' Trainer imports
+    DeepSpeed wherever it is installed, which on a machine without a GPU warns that it is "Setting accelerator to
+    CPU", a warning about nothing that job uses. Every other DeepSpeed message passes."""
+    return not record.getMessage().startswith("Setting accelerator to CPU")
 
 
 def start_rule(snakemake):

@@ -17,9 +17,6 @@ import threading
 
 from tpt import gsm8k_scorer
 
-ANSWER_SCORERS = ("gsm8k", "last_number", "exact", "regex", "math_verify")
-
-
 def gsm8k(completion, gold, options):
     return gsm8k_scorer.score(completion, gold)
 
@@ -128,4 +125,12 @@ def math_verify(completion, gold, options):
     return {"parsed": True, "answer_strict": str(pred[-1]), "correct_strict": bool(correct)}
 
 
-SCORE = {"gsm8k": gsm8k, "last_number": last_number, "exact": exact, "regex": regex, "math_verify": math_verify}
+# The registry of answer scorers (task.custom.scorer): name -> (the scorer, what a prompt asks for by default: its
+# {answer_format}, where {marker} is task.custom.answer_marker). The names a config may choose are these.
+SCORERS = {
+    "gsm8k": (gsm8k, "Give the final numerical answer on a new line in the format: #### [Answer]"),
+    "last_number": (last_number, "End your solution with the final numerical answer."),
+    "exact": (exact, "Give the final answer on the last line in the format: {marker} [Answer]"),
+    "regex": (regex, ""),
+    "math_verify": (math_verify, "Put the final answer in \\boxed{}."),
+}

@@ -1,4 +1,4 @@
-# Paths of every artifact, the round helpers and the config check: the one place they are spelled out.
+# The artifact path helpers (over tpt.paths), the round helpers and the config check.
 import json
 import os
 import shlex
@@ -7,7 +7,7 @@ import sys
 from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
-from tpt import stages, tasks
+from tpt import paths, stages, tasks
 from tpt.config import check
 
 validate(config, "../schemas/config.schema.yaml")
@@ -72,87 +72,75 @@ def job_resources(rule):
     return out
 
 
-# ---- Paths. Every file a run writes is named here, once. A helper's round, phase, split or shard defaults to the
-# wildcard of that name ("{round}"...), so a rule's output is e.g. samples_path() and an input of round 2's eval is
+# ---- Paths: every file a run writes is named in tpt.paths, once; these helpers only give its arguments Snakemake's
+# wildcards as defaults ("{round}"...), so a rule's output is e.g. samples_path() and an input of round 2's eval is
 # samples_path(2, "eval"). `results` is the run's results folder; an experiment passes a variant's.
 
 
 def problems_path(split="{split}", results=R):
-    return f"{results}/data/{split}.parquet"
+    return paths.problems(results, split)
 
 
 def problem_checks_path(split="{split}", results=R):
-    """What the known solutions of a split's problems did in the judge (task.validate; empty if off)."""
-    return f"{results}/data/{split}_checks.parquet"
+    return paths.problem_checks(results, split)
 
 
 def model_dir(round_="{round}", results=R):
-    """The model of a round (HF format); round 0's is the built-in task's base model."""
-    return f"{results}/models/round_{round_}"
+    return paths.model_dir(results, round_)
 
 
 def shard_path(round_="{round}", phase="{phase}", shard="{shard}", results=R):
-    """One generate job's samples: a shard of a phase's problems."""
-    return f"{results}/round_{round_}/{phase}/shards/samples_{shard}.parquet"
+    return paths.shard(results, round_, phase, shard)
 
 
 def samples_path(round_="{round}", phase="{phase}", results=R):
-    """A phase's samples (SAMPLES), joined from its shards."""
-    return f"{results}/round_{round_}/{phase}/samples.parquet"
+    return paths.samples(results, round_, phase)
 
 
 def verdicts_path(round_="{round}", phase="{phase}", results=R):
-    return f"{results}/round_{round_}/{phase}/verdicts.parquet"
+    return paths.verdicts(results, round_, phase)
 
 
 def metrics_path(round_="{round}", phase="{phase}", results=R):
-    """eval: the round's METRICS on the test problems; think: the think metrics on the train problems."""
-    return f"{results}/round_{round_}/{phase}/metrics.parquet"
+    return paths.metrics(results, round_, phase)
 
 
 def sft_path(round_="{round}", part="train", results=R):
-    """The round's pruned training set (SFT); part "val" is the held-out validation set."""
-    return f"{results}/round_{round_}/prune/sft_{part}.parquet"
+    return paths.sft(results, round_, part)
 
 
 def training_curve_path(round_="{round}", results=R):
-    """The fine-tune's losses (TRAINING_CURVE), beside its log."""
-    return f"{results}/logs/round_{round_}/finetune_loss.parquet"
+    return paths.training_curve(results, round_)
 
 
-def scratch_dir(name, results=R):
-    """Checkpoints of a training job (outside its declared output, which Snakemake deletes before a rerun)."""
-    return f"{results}/scratch/{name}"
+def scratch_dir(name, round_=None, results=R):
+    return paths.scratch_dir(results, name, round_)
 
 
 def report_path(name, results=R):
-    return f"{results}/report/{name}"
+    return paths.report(results, name)
 
 
 def model_card_path(round_, results=R):
-    """The report's model card of a round: the model's README.md with the round's metrics."""
-    return report_path(f"model_cards/round_{round_}.md", results)
+    return paths.model_card(results, round_)
 
 
 def experiment_path(experiment, name):
-    """A file of an experiment itself (its comparison, its log), beside its variants' folders."""
-    return f"{R}/{experiment}/{name}"
+    return paths.experiment(R, experiment, name)
 
 
 def log_path(name, round_=None):
-    """A job's log: <results>/logs/<name>.log, or logs/round_<r>/<name>.log for a job of a round."""
-    return f"{R}/logs/{name}.log" if round_ is None else f"{R}/logs/round_{round_}/{name}.log"
+    return paths.log(R, name, round_)
 
 
-BENCHMARKS = f"{R}/benchmarks"  # every job's benchmark: file (wall and CPU time, memory), read by the report
+BENCHMARKS = paths.benchmarks(R)  # every job's benchmark: file (wall and CPU time, memory), read by the report
 
 
 def benchmark_path(name, round_=None):
-    """A job's benchmark file, named like its log."""
-    return f"{BENCHMARKS}/{name}.tsv" if round_ is None else f"{BENCHMARKS}/round_{round_}/{name}.tsv"
+    return paths.benchmark(R, name, round_)
 
 
-JUDGE_SELFTEST = f"{R}/judge/selftest.txt"  # code tasks: the judge's self-test passed (rule judge_selftest)
+JUDGE_SELFTEST = paths.judge_selftest(R)  # code tasks: the judge's self-test passed (rule judge_selftest)
 
 
 def model_of(round_):
@@ -211,19 +199,5 @@ def model_card_info(round_):
     return json.dumps(keys, sort_keys=True)
 
 
-REPORT_FILES = [  # the report's files that `all` asks for (the report rule's outputs, less the model cards)
-    "summary.parquet",
-    "summary.md",
-    "pass1.png",
-    "passk.png",
-    "solve_rate.png",
-    "diversity.parquet",
-    "training_loss.png",
-    "cost.parquet",
-    "cost.html",
-    "cost.png",
-]
-
-
 def report_outputs():
-    return [report_path(name) for name in REPORT_FILES]
+    return [report_path(name) for name in stages.REPORT_FILES]

@@ -32,7 +32,7 @@ rule finetune:
     params:
         model=lambda w: model_of(finetune_init(w)),
         finetune=lambda w: json.dumps(stages.param(config, "finetune", "finetune", round_=int(w.round)), sort_keys=True),
-        scratch=scratch_dir("finetune/round_{round}"),
+        scratch=scratch_dir("finetune", "{round}"),
         mix=lambda w: model_of(interpolate_with(w)),
         card=lambda w: model_card_info(w.round),  # what the model's README.md says of the run (tpt.card)
     shell:

@@ -2,7 +2,7 @@ import os
 
 import pandas as pd
 
-from tpt import artifacts, card, compare, runlog
+from tpt import artifacts, card, compare, paths, runlog
 
 log = runlog.start_rule(snakemake)
 p, out = snakemake.params, snakemake.output
@@ -10,8 +10,8 @@ results = {name: v["results"] for name, v in p.variants.items()}
 owners = {(variant, path): owner for variant, path, owner in p.owners}
 
 
-def metrics(paths):
-    return pd.concat([artifacts.read(f, artifacts.METRICS) for f in paths]) if paths else None
+def metrics(files):
+    return pd.concat([artifacts.read(f, artifacts.METRICS) for f in files]) if files else None
 
 
 eval_m = {name: metrics([f for f in snakemake.input.eval if f.startswith(results[name] + "/")]) for name in results}
@@ -19,7 +19,7 @@ think_m = {name: metrics([f for f in snakemake.input.think if f.startswith(resul
 
 
 def verdicts(name, round_):
-    return artifacts.read(f"{results[name]}/round_{round_}/eval/verdicts.parquet", artifacts.VERDICTS)
+    return artifacts.read(paths.verdicts(results[name], round_, "eval"), artifacts.VERDICTS)
 
 
 # each variant's last round against its partner's same round (the reference, or for a variant evaluated on other

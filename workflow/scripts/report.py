@@ -1,7 +1,6 @@
 import pandas as pd
 
 from tpt import artifacts, card, cost, metrics, report, runlog
-from tpt.code import validate
 
 log = runlog.start_rule(snakemake)
 out = snakemake.output
@@ -30,21 +29,15 @@ trained = {r: (artifacts.read(path, artifacts.SFT), pd.concat([think[q] for q in
 costs = cost.cost_table(cost.read_benchmarks(p.benchmarks), p.resources, generated, trained)
 artifacts.write(costs, out.cost, artifacts.COST)
 with artifacts.atomic(out.cost_table) as tmp, open(tmp, "w") as f:
-    f.write(report.cost_html(costs))
+    f.write(cost.html(costs, out.cost))
 with artifacts.atomic(out.cost_plot) as tmp:
     report.plot_cost(costs, tmp)
 
 # code tasks with task.validate: how many problems the known solutions flagged or dropped, per split
 checks = {split: artifacts.read(path, artifacts.PROBLEM_CHECKS)
           for split, path in zip(snakemake.params.splits, snakemake.input.checks)}
-checks_md = validate.markdown(checks) if any(c["checked"].any() for c in checks.values()) else ""
 with artifacts.atomic(out.markdown) as tmp, open(tmp, "w") as f:
-    f.write(report.markdown(table) + "\n" + cost.line(costs) + "\n\n" + cost.markdown(costs))
-    if checks_md:
-        f.write("\n" + checks_md)
-    f.write("\nDiversity (tpt.diversity): coverage = share of problems with a correct sample; distinct = "
-            "distinct correct solutions per problem by their equations (math) or normalized tokens (code)\n\n")
-    f.write(report.diversity_markdown(spread))
+    f.write(report.summary_md(table, spread, costs, out.cost, checks))
 with artifacts.atomic(out.diversity) as tmp:
     spread.to_parquet(tmp, index=False)
 with artifacts.atomic(out.pass1) as tmp:
@@ -64,4 +57,4 @@ for r, model, path in zip(rounds[1:], snakemake.input.models, out.cards):
         text = card.with_metrics(f.read(), table[table["round"] == r].iloc[0], report.scorings(table))
     with artifacts.atomic(path) as tmp, open(tmp, "w") as f:
         f.write(text)
-log.info("report:\n%s\n%s", report.markdown(table), cost.line(costs))
+log.info("report:\n%s\n%s", report.markdown(table), cost.line(costs, out.cost))

@@ -1,10 +1,10 @@
-from tpt import artifacts, diversity, runlog
+from tpt import artifacts, metrics, runlog
 
 log = runlog.start_rule(snakemake)
 samples = artifacts.read(snakemake.input.samples, artifacts.SAMPLES)
 verdicts = artifacts.read(snakemake.input.verdicts, artifacts.VERDICTS)
 sft = artifacts.read(snakemake.input.sft, artifacts.SFT)
-table = diversity.think_metrics(samples, verdicts, sft, int(snakemake.wildcards.round))
+table = metrics.think_metrics(samples, verdicts, sft, int(snakemake.wildcards.round))
 artifacts.write(table, snakemake.output[0], artifacts.METRICS)
 value = dict(zip(table.loc[table["k"].isna(), "metric"], table.loc[table["k"].isna(), "value"]))
 log.info("round %s think: coverage %.1f%%, %.2f distinct correct solutions per problem; SFT set: %d examples "

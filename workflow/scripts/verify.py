@@ -9,6 +9,6 @@ artifacts.write(verdicts, snakemake.output[0], artifacts.VERDICTS)
 log.info("%d samples: %.1f%% correct (%s), %.1f%% without an answer -> %s", len(verdicts),
          100 * verdicts["correct"].mean(), options["criterion"], 100 * (~verdicts["parsed"]).mean(),
          snakemake.output[0])
-if verdicts["failure"].notna().any():
+if artifacts.judged(verdicts):
     log.info("judge (%s): %s", verdicts["backend"].iloc[0], verdicts["failure"].replace("", "passed").value_counts()
              .to_dict())

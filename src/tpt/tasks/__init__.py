@@ -9,6 +9,7 @@ A task is a module (or an object made from the config, see from_config) with:
                                                `truncated` and `correct`); options: the config's `verify` section
   CODE (optional, default False)            True if it is scored by running programs in the sandbox (tpt.code):
                                             the workflow then self-tests the judge before the first verify job
+  BUILTIN_MODEL (optional, default False)   True if the built-in tiny model (model.base: builtin) can run it
   configure(options) (optional)             -> the task for these options (the config's `task` section merged
                                                with its own `task.<name>` one), when the prompt or the scorer
                                                depend on the config (tpt.tasks.custom)
@@ -65,8 +66,14 @@ def from_config(task_config):
 
 
 def is_code(task):
-    """Whether a task (module or object) is scored by running programs in the sandbox."""
+    """Whether a task (module or object) is scored by running programs in the sandbox. (Of its verdicts,
+    tpt.artifacts.judged says it.)"""
     return bool(getattr(task, "CODE", False))
+
+
+def runs_on_builtin_model(task):
+    """Whether the built-in tiny model (model.base: builtin) can run a task (module or object)."""
+    return bool(getattr(task, "BUILTIN_MODEL", False))
 
 
 def code_tasks():

@@ -14,6 +14,8 @@ import pandas as pd
 
 from tpt.gsm8k_scorer import SCORINGS, score_all  # noqa: F401  (the task's scorer: answers are in GSM8K's format)
 
+BUILTIN_MODEL = True  # the built-in tiny model (model.base: builtin) is made for this task
+
 NAMES = ["Mia", "Leo", "Ava", "Sam", "Zoe", "Max", "Ivy", "Ben", "Eva", "Tom", "Amy", "Dan", "Lily", "Omar",
          "Nina", "Raj", "Sara", "Carl", "Rosa", "Finn"]
 PRONOUN = {name: ("she" if name in {"Mia", "Ava", "Zoe", "Ivy", "Eva", "Amy", "Lily", "Nina", "Sara", "Rosa"}

@@ -25,19 +25,15 @@ import pandas as pd
 from tpt import gsm8k_scorer, scorers
 from tpt.code import verify as code_verify
 from tpt.code.judge import extract_program
-from tpt.config import ConfigError
+from tpt.errors import ConfigError
 from tpt.tasks import mbpp, read_records, read_split
 
-SCORER_CHOICES = scorers.ANSWER_SCORERS + ("code", "module:function")
 FIELDS = ("question", "answer_format")  # the fields a prompt template may use
 DEFAULT_TEMPLATE = "{question}\n\n{answer_format}"
+SCORER_CHOICES = (*scorers.SCORERS, "code", "module:function")  # the answer scorers' registry, the judge, your own
 
-ANSWER_FORMATS = {
-    "gsm8k": "Give the final numerical answer on a new line in the format: #### [Answer]",
-    "last_number": "End your solution with the final numerical answer.",
-    "exact": "Give the final answer on the last line in the format: {marker} [Answer]",
-    "regex": "",
-    "math_verify": "Put the final answer in \\boxed{}.",
+# What a prompt asks for by default where the scorer is not one of the registry's answer scorers
+OTHER_FORMATS = {
     "code_stdin": "Give a Python 3 program that reads standard input and writes standard output, in one ```python "
                   "code block.",
     "code_asserts": "Give the function in one ```python code block.",
@@ -52,6 +48,8 @@ def configure(options):
 
 
 class CustomTask:
+    BUILTIN_MODEL = True  # your data on the built-in tiny model (config/examples/custom-qa.yaml runs so)
+
     def __init__(self, options):
         self.options = options
         scorer = options.get("scorer") or "gsm8k"
@@ -59,7 +57,7 @@ class CustomTask:
         self.user_scorer = None
         if ":" in scorer:  # a user's own function
             self.user_scorer = load_function(scorer)
-        elif scorer not in scorers.ANSWER_SCORERS and scorer != "code":
+        elif scorer not in scorers.SCORERS and scorer != "code":
             raise ConfigError(f"task.custom.scorer={scorer!r} is not a scorer: choose one of "
                               f"{', '.join(SCORER_CHOICES)} (module:function: your own Python function)")
         if scorer == "regex":
@@ -71,10 +69,11 @@ class CustomTask:
         self.CODE = scorer == "code"
         self.SCORINGS = gsm8k_scorer.SCORINGS if scorer == "gsm8k" else ("strict",)
         self.template = read_template(options)
-        kind = ("user" if self.user_scorer else f"code_{self.code_format}" if self.CODE else scorer)
         answer_format = options.get("answer_format")
         if answer_format is None:
-            answer_format = ANSWER_FORMATS[kind].replace("{marker}", options.get("answer_marker") or "Answer:")
+            answer_format = (OTHER_FORMATS["user"] if self.user_scorer else
+                             OTHER_FORMATS[f"code_{self.code_format}"] if self.CODE else scorers.SCORERS[scorer][1])
+            answer_format = answer_format.replace("{marker}", options.get("answer_marker") or "Answer:")
         self.answer_format = answer_format
         for split in ("train", "test"):
             if not options.get(split):
@@ -131,7 +130,7 @@ class CustomTask:
             return code_verify.score_all(completions, answers, options, program_of=program_of)
         if self.user_scorer:
             return [self.score_by_user(c, a) for c, a in zip(completions, answers)]
-        score = scorers.SCORE[self.scorer]
+        score = scorers.SCORERS[self.scorer][0]
         return [score(c, a, self.options) for c, a in zip(completions, answers)]
 
     def score_by_user(self, completion, answer):
@@ -201,7 +200,7 @@ def load_function(spec):
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise ConfigError(f"task.custom.scorer={spec!r}: cannot import module {module_name!r} ({e}); the built-in "
-                          f"scorers are {', '.join(scorers.ANSWER_SCORERS + ('code',))}") from e
+                          f"scorers are {', '.join([*scorers.SCORERS, 'code'])}") from e
     fn = getattr(module, name, None)
     if not callable(fn):
         raise ConfigError(f"task.custom.scorer={spec!r}: module {module_name!r} has no function {name!r}")
