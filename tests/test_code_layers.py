@@ -22,7 +22,7 @@ LEAVES = {"tpt.progress", "tpt.artifacts"}
 # never of a higher floor. A new module goes on the lowest floor that holds everything it imports.
 FLOORS = [
     # leaves: import nothing of tpt but the leaves beside them
-    {"tpt", "tpt.artifacts", "tpt.errors", "tpt.progress", "tpt.runlog", "tpt.chat", "tpt.paths", "tpt.stages",
+    {"tpt", "tpt.artifacts", "tpt.errors", "tpt.progress", "tpt.runlog", "tpt.chat", "tpt.paths",
      "tpt.card", "tpt.code", "tpt.code.sandbox_server", "tpt.code.compare"},
     # the judge library (tpt.code): the sandbox's host side, the judge, its verify and self-test
     {"tpt.code.sandbox", "tpt.code.judge", "tpt.code.verify", "tpt.code.validate", "tpt.code.selftest"},
@@ -31,9 +31,9 @@ FLOORS = [
      "tpt.tasks.mbpp", "tpt.tasks.custom", "tpt.verify", "tpt.sampling", "tpt.sampling.hf", "tpt.sampling.vllm",
      "tpt.train", "tpt.diversity"},
     # what reads several stages' artifacts or the whole config
-    {"tpt.metrics", "tpt.prune", "tpt.cost", "tpt.config", "tpt.tiny"},
+    {"tpt.metrics", "tpt.prune", "tpt.cost", "tpt.config", "tpt.tiny", "tpt.stages"},
     # the outputs and the entry points: report, comparison, experiments, estimate, launcher, judge CLI
-    {"tpt.report", "tpt.compare", "tpt.experiment", "tpt.estimate", "tpt.launch", "tpt.judge_cli"},
+    {"tpt.report", "tpt.compare", "tpt.experiment", "tpt.sharing", "tpt.estimate", "tpt.launch", "tpt.judge_cli"},
 ]
 
 

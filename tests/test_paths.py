@@ -15,8 +15,8 @@ ROOT = os.path.dirname(os.path.dirname(SRC))
 LAYOUT = re.compile(r"(^|[^\w.])(?<!\.\./)(?<!workflow/)(results/|round_([{<*\d]|$)"
                     r"|(models|data|logs|report|scratch|judge|prune|think|eval|shards|model_cards)/"
                     r"|benchmarks/(?!\w+\.(sh|py)\b))")
-# tpt.experiment's stage keys and the experiment's rules still name the artifacts they share by their paths
-EXEMPT = {os.path.join(SRC, "paths.py"), os.path.join(SRC, "experiment.py"),
+# the experiment's rules name the artifacts they share by their paths
+EXEMPT = {os.path.join(SRC, "paths.py"),
           os.path.join(ROOT, "workflow", "rules", "experiment.smk")}
 
 

@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from tpt import stages
+from tpt import paths, stages
 
 
 def read_benchmarks(bench_dir):
@@ -25,8 +25,7 @@ def read_benchmarks(bench_dir):
             stage = re.sub(r"_\d+$", "", name[:-len(".tsv")])
             path = os.path.join(folder, name)
             table = pd.read_csv(path, sep="\t")
-            ran_by = os.path.basename(os.path.dirname(_benchmarks_of(os.path.realpath(path)))) \
-                if os.path.islink(path) else ""
+            ran_by = _ran_by(path) if os.path.islink(path) else ""
             round_ = int(match.group(1)) if match else (0 if stage == "base_model" else None)
             for _, b in table.iterrows():  # a file has one row per run (one, unless --benchmark-repeats)
                 rows.append({"round": round_, "stage": stage, "wall_s": float(b["s"]),
@@ -36,10 +35,13 @@ def read_benchmarks(bench_dir):
     return pd.DataFrame(rows, columns=["round", "stage", "wall_s", "cpu_s", "peak_rss_mb", "ran_by"])
 
 
-def _benchmarks_of(path):
-    """The benchmarks folder a benchmark file is in (<results>/benchmarks[/round_<r>]/<file>)."""
-    folder = os.path.dirname(path)
-    return os.path.dirname(folder) if os.path.basename(folder).startswith("round_") else folder
+def _ran_by(link):
+    """The variant that ran a shared job: the name of the results folder whose benchmarks folder holds the file
+    `link` points to (tpt.paths.benchmarks: <experiment>/<variant>/benchmarks/...)."""
+    folder, name = os.path.dirname(os.path.realpath(link)), os.path.basename(paths.benchmarks(""))
+    while os.path.basename(folder) != name and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    return os.path.basename(os.path.dirname(folder))
 
 
 def cost_table(benchmarks, resources, generated, trained):

@@ -11,7 +11,14 @@ import json
 import os
 import re
 
+from tpt import paths, stages
 from tpt.stages import code_task, settings
+
+HERE = "."  # an artifact is named by its path under a run's results folder: tpt.paths' path under "." made relative
+
+
+def _rel(path):
+    return paths.relative(path, HERE)
 
 
 def _key(*parts):
@@ -37,40 +44,40 @@ def plan(cfg):
             out[path] = (key, inputs)
 
     for s in ("train", "test"):
-        add([f"data/{s}.parquet", f"data/{s}_checks.parquet"], "problems", [], split=s)
+        add([_rel(paths.problems(HERE, s)), _rel(paths.problem_checks(HERE, s))], "problems", [], split=s)
     if code_task(cfg):
-        add(["judge/selftest.txt"], "judge_selftest", [])
+        add([_rel(paths.judge_selftest(HERE))], "judge_selftest", [])
+    model = lambda r: _rel(paths.model_dir(HERE, r))  # noqa: E731
     if cfg["model"]["base"] == "builtin":
-        add(["models/round_0"], "base_model", [])
+        add([model(0)], "base_model", [])
     else:
-        out["models/round_0"] = (_key("hub", cfg["model"]["base"]), [])
+        out[model(0)] = (_key("hub", cfg["model"]["base"]), [])
 
-    def sample_and_verify(r, phase, model):
-        data = f"data/{ {'think': 'train', 'eval': 'test'}[phase]}.parquet"
-        samples, verdicts = f"round_{r}/{phase}/samples.parquet", f"round_{r}/{phase}/verdicts.parquet"
-        add([samples], "generate", [model, data], phase=phase, round_=r)
+    def sample_and_verify(r, phase, model_path):
+        data = _rel(paths.problems(HERE, {"think": "train", "eval": "test"}[phase]))
+        samples, verdicts = _rel(paths.samples(HERE, r, phase)), _rel(paths.verdicts(HERE, r, phase))
+        add([samples], "generate", [model_path, data], phase=phase, round_=r)
         add([verdicts], "verify", [samples, data], phase=phase, round_=r)
         return samples, verdicts
 
     def evaluate(r):
-        add([f"round_{r}/eval/metrics.parquet"], "eval_metrics", sample_and_verify(r, "eval", f"models/round_{r}"))
+        add([_rel(paths.metrics(HERE, r, "eval"))], "eval_metrics", sample_and_verify(r, "eval", model(r)))
 
     evaluate(0)
     for r in range(1, cfg["rounds"] + 1):
-        samples, verdicts = sample_and_verify(r, "think", f"models/round_{r - 1}")
-        earlier = f"round_{r - 1}/prune/sft_train.parquet" if cfg["prune"]["accumulate"] and r > 1 else None
-        sft = f"round_{r}/prune/sft_train.parquet"
-        add([sft, f"round_{r}/prune/sft_val.parquet"], "prune", [samples, verdicts, earlier], round_=r)
-        add([f"round_{r}/think/metrics.parquet"], "think_metrics", [samples, verdicts, sft])
+        samples, verdicts = sample_and_verify(r, "think", model(r - 1))
+        earlier = _rel(paths.sft(HERE, r - 1)) if cfg["prune"]["accumulate"] and r > 1 else None
+        sft = _rel(paths.sft(HERE, r))
+        add([sft, _rel(paths.sft(HERE, r, "val"))], "prune", [samples, verdicts, earlier], round_=r)
+        add([_rel(paths.metrics(HERE, r, "think"))], "think_metrics", [samples, verdicts, sft])
         ft = cfg["finetune"]
-        init = f"models/round_{0 if ft['init'] == 'base' else r - 1}"
-        mix = f"models/round_{0 if ft['interpolate']['with'] == 'base' else r - 1}" \
-            if ft["interpolate"]["ratio"] < 1 else None
+        init = model(0 if ft["init"] == "base" else r - 1)
+        mix = model(0 if ft["interpolate"]["with"] == "base" else r - 1) if ft["interpolate"]["ratio"] < 1 else None
         # the model and its training curve: one job
-        add([f"models/round_{r}", f"logs/round_{r}/finetune_loss.parquet"], "finetune", [sft, init, mix], round_=r)
+        add([model(r), _rel(paths.training_curve(HERE, r))], "finetune", [sft, init, mix], round_=r)
         evaluate(r)
     if cfg["model"]["base"] != "builtin":
-        del out["models/round_0"]
+        del out[model(0)]
     return out
 
 
@@ -90,27 +97,26 @@ def upstream(graph, path):
     return out
 
 
-DIRECTORIES = ("models/",)  # artifacts that are folders
+def _made_by(path):
+    """(stage, round) of the job that makes artifact `path` (its first output; None for a job's other outputs,
+    e.g. sft_val.parquet, counted with the first)."""
+    for round_ in [None] + [int(n) for n in re.findall(r"\d+", path)]:
+        for stage in stages.STAGES:
+            if _rel(stage.writes(HERE, round_)[0]) == path:
+                return stage, round_
+    return None
 
 
-def benchmarks_of(path):
-    """Glob patterns, under a run's benchmarks/ folder, of the files of the jobs that make artifact `path` (none
-    for the second output of a job, e.g. sft_val.parquet: its job is counted with the first)."""
-    m = re.fullmatch(r"round_(\d+)/(think|eval)/(samples|verdicts|metrics)\.parquet", path)
-    if m:
-        r, phase, what = m.groups()
-        return [f"round_{r}/" + {"samples": f"generate_{phase}_*.tsv", "verdicts": f"verify_{phase}.tsv",
-                                 "metrics": f"{phase}_metrics.tsv"}[what]]
-    m = re.fullmatch(r"data/(train|test)\.parquet|models/round_(\d+)|round_(\d+)/prune/sft_train\.parquet|"
-                     r"judge/selftest\.txt", path)
-    if not m:
-        return []
-    split, model, prune = m.groups()
-    if split:
-        return [f"problems_{split}.tsv"]
-    if model:
-        return ["base_model.tsv"] if model == "0" else [f"round_{model}/finetune.tsv"]
-    return [f"round_{prune}/prune.tsv"] if prune else ["judge_selftest.tsv"]
+def is_folder(path):
+    """Whether artifact `path` is a folder (a model)."""
+    made = _made_by(path)
+    return made is not None and path == _rel(paths.model_dir(HERE, made[1] or 0))
+
+
+def benchmark_files(results, path):
+    """The benchmark files under <results> of the jobs that make artifact `path` (every shard's)."""
+    made = _made_by(path)
+    return glob.glob(stages.benchmark_files(made[0], results, made[1])) if made else []
 
 
 def link(owner_results, results, path, made_from=()):
@@ -118,10 +124,10 @@ def link(owner_results, results, path, made_from=()):
     that made it and the artifacts it is made from (made_from: upstream's) likewise into <results>/benchmarks/,
     so that the variant's cost counts every job it shares."""
     links = [(os.path.join(owner_results, path), os.path.join(results, path))]
-    owner_bench = os.path.join(owner_results, "benchmarks")
-    for pattern in [p for artifact in [path, *made_from] for p in benchmarks_of(artifact)]:
-        for found in glob.glob(os.path.join(owner_bench, pattern)):
-            links.append((found, os.path.join(results, "benchmarks", os.path.relpath(found, owner_bench))))
+    owner_bench = paths.benchmarks(owner_results)
+    for artifact in [path, *made_from]:
+        for found in benchmark_files(owner_results, artifact):
+            links.append((found, os.path.join(paths.benchmarks(results), os.path.relpath(found, owner_bench))))
     for target, name in links:
         os.makedirs(os.path.dirname(name), exist_ok=True)
         tmp = f"{name}.{os.getpid()}.link-tmp"  # share jobs running at once may link the same benchmark file
@@ -149,7 +155,7 @@ def partners(variants):
     the twins evaluated on validation problems (experiment.validation)."""
     first, out = {}, {}
     for name, cfg in variants.items():
-        out[name] = first.setdefault(stage_keys(cfg)["data/test.parquet"], name)
+        out[name] = first.setdefault(stage_keys(cfg)[_rel(paths.problems(HERE, "test"))], name)
     return out
 
 
@@ -158,9 +164,9 @@ def shared_models(variants):
     models that more than one variant uses."""
     out = []
     for (owner, path), names in users(variants).items():
-        m = re.fullmatch(r"models/round_(\d+)", path)
-        if m and int(m.group(1)) > 0 and len(names) > 1:
-            out.append((owner, int(m.group(1)), names))
+        made = _made_by(path)
+        if made and made[0].name == "finetune" and len(names) > 1:
+            out.append((owner, made[1], names))
     return out
 
 

@@ -93,8 +93,8 @@ for _name, _cfg in VARIANTS.items():
 
 def shared_paths(folders):
     """A regular expression of the linked paths that are folders (or files): `(?!)`, matching nothing, if none."""
-    paths = [p for p in LINKS if ("/models/" in p) == folders]
-    return "|".join(re.escape(p) for p in sorted(paths)) or "(?!)"
+    links = [p for p in LINKS if sharing.is_folder(LINKS[p][2]) == folders]
+    return "|".join(re.escape(p) for p in sorted(links)) or "(?!)"
 
 
 def link_source(wildcards):
