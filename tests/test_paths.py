@@ -15,9 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(SRC))
 LAYOUT = re.compile(r"(^|[^\w.])(?<!\.\./)(?<!workflow/)(results/|round_([{<*\d]|$)"
                     r"|(models|data|logs|report|scratch|judge|prune|think|eval|shards|model_cards)/"
                     r"|benchmarks/(?!\w+\.(sh|py)\b))")
-# the experiment's rules name the artifacts they share by their paths
-EXEMPT = {os.path.join(SRC, "paths.py"),
-          os.path.join(ROOT, "workflow", "rules", "experiment.smk")}
+EXEMPT = {os.path.join(SRC, "paths.py")}
 
 
 def python_strings(path):

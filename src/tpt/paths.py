@@ -100,6 +100,11 @@ def experiment(results, name, file):
     return f"{results}/{name}/{file}"
 
 
+def experiment_log(results, name, rule):
+    """The log of an experiment's own job (its comparison)."""
+    return experiment(results, name, f"logs/{rule}.log")
+
+
 def relative(path, results):
     """A path of these functions relative to its results folder (how an experiment names a variant's artifact)."""
     return os.path.relpath(path, results)

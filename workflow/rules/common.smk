@@ -129,6 +129,10 @@ def experiment_path(experiment, name):
     return paths.experiment(R, experiment, name)
 
 
+def experiment_log_path(experiment, rule):
+    return paths.experiment_log(R, experiment, rule)
+
+
 def log_path(name, round_=None):
     return paths.log(R, name, round_)
 

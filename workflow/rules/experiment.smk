@@ -71,7 +71,7 @@ rule experiment_report:
         ),
         cards=directory(experiment_path(EXPERIMENT, "comparison/model_cards")),
     log:
-        experiment_path(EXPERIMENT, "logs/experiment_report.log"),
+        experiment_log_path(EXPERIMENT, "experiment_report"),
     localrule: True
     conda:
         conda_env("light")
