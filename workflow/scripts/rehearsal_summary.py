@@ -1,0 +1,32 @@
+# A rehearsal's checks of the finished run and its summary (tpt.rehearsal): printed, and written to rehearsal.md.
+import pandas as pd
+
+from tpt import artifacts, rehearsal, runlog, tasks
+
+log = runlog.start_rule(snakemake)
+i, p = snakemake.input, snakemake.params
+try:
+    stage = lambda path: "finetune" if "/models/" in path else path.split("/")[-2]  # noqa: E731
+    checks = [rehearsal.check_artifacts([(stage(f), f) for f in [*i.report, *i.problems, *i.models, *i.think,
+                                                                    *i.eval, *i.verdicts, *i.sft]])]
+    base = i.models[0]
+    task = tasks.from_config(p.task)
+    problems = pd.read_parquet(i.problems[0])
+    checks += rehearsal.check_model(base, [task.prompt(q) for q in problems["question"][:4]],
+                                    [s for s in problems["solution"][:8] if isinstance(s, str)])
+    for r in range(1, p.rounds + 1):
+        checks.append(rehearsal.check_saved(base, i.models[r], f"finetune (round {r})"))
+        checks.append(rehearsal.check_stops(pd.read_parquet(i.eval[r]), f"eval (round {r}, fine-tuned model)"))
+    for r, path in enumerate(i.think, start=1):
+        n = pd.read_parquet(path)
+        checks.append(f"think (round {r}): {int((n['finish_reason'] == 'stop').sum())} of {len(n)} samples stop "
+                      "before the limit")
+    sft = [len(pd.read_parquet(f)) for f in i.sft[0::2]]
+    checks.append(f"prune: {', '.join(map(str, sft))} training example(s) survive in round(s) 1-{p.rounds}")
+except rehearsal.RehearsalError as e:
+    runlog.fail(log, str(e))
+text = rehearsal.summary(p.name, checks, rehearsal.timings(p.benchmarks))
+with artifacts.atomic(snakemake.output[0]) as tmp:
+    open(tmp, "w").write(text)
+print(text, flush=True)
+log.info("rehearsal passed:\n%s", text)
