@@ -2,9 +2,9 @@
 a miniature of its own model (tpt.tiny.build_miniature) and a few dozen problems, before a user spends GPU-hours.
 
 What changes in a rehearsal (apply): the results folder (<results>/rehearsal), the model (a miniature of the
-config's model family: the family files of model.base, see family()), the data (REHEARSAL["problems"] problems of
-each split), the samples (at most REHEARSAL["n"] per problem and REHEARSAL["max_new_tokens"] tokens), the rounds
-(at most REHEARSAL["rounds"]), the shards (at most 2), and the hardware: no GPU, and a multi-GPU fine-tune runs on
+config's model family: the family files of model.base, see family()), the data (the problems of each split
+with the shortest solutions: SIZES), the samples (at most SIZES["n"] per problem and SIZES["max_new_tokens"] tokens), the rounds
+(at most SIZES["rounds"]), the shards (at most 2), and the hardware: no GPU, and a multi-GPU fine-tune runs on
 2 CPU processes with its strategy (auto: FSDP, what it picks on GPUs), vLLM tensor parallelism on at most 2 CPU
 workers. Everything else is the config as written: backend, chat template, prompt, scorer, pruning, LoRA or
 full, dtypes, max_model_len, max_length.
@@ -27,10 +27,11 @@ from importlib import resources
 
 import pandas as pd
 
-REHEARSAL = {"problems": {"train": 24, "test": 12}, "n": 4, "max_new_tokens": 320, "rounds": 1, "shards": 2,
-             "processes": 2, "tensor_parallel": 2,
-             # the warm-up SFT that makes the miniature half know the rehearsal's own train problems
-             "warmup": {"epochs": 60, "learning_rate": 0.003, "warmup_ratio": 0.05, "batch_size": 8}}
+# The rehearsal's sizes (config `rehearsal: true`; a `rehearsal:` mapping overrides any of them)
+SIZES = {"train_problems": 16, "test_problems": 8, "n": 4, "max_new_tokens": 256, "rounds": 1, "warmup_epochs": 40}
+LIMITS = {"shards": 2, "processes": 2, "tensor_parallel": 2}  # CPU jobs and processes
+# the warm-up SFT that makes the miniature half know the rehearsal's own train problems (epochs: SIZES)
+WARMUP = {"learning_rate": 0.01, "warmup_ratio": 0.05, "batch_size": 8, "lr_scheduler": "cosine"}
 FAMILY_FILES = ("config", "tokenizer_config", "generation_config")
 
 
@@ -92,20 +93,18 @@ def apply(config, families_dir=None):
     written config asks of the model (check_config). Returns the family files."""
     fam = family(config["model"]["base"], families_dir)
     check_config(config, fam)
-    size = REHEARSAL
+    size = config["rehearsal"] = {**SIZES, **(config["rehearsal"] if isinstance(config["rehearsal"], dict) else {})}
     config["results"] = os.path.join(config["results"], "rehearsal")
     config["rounds"] = min(config["rounds"], size["rounds"])
     for phase in ("think", "eval"):
         s = config[phase]
         s["n"] = min(s["n"], size["n"])
         s["max_new_tokens"] = min(s["max_new_tokens"], size["max_new_tokens"])
-        s["shards"] = min(s["shards"], size["shards"])
-    if config["think"]["problems_per_round"]:
-        config["think"]["problems_per_round"] = min(config["think"]["problems_per_round"], size["problems"]["train"])
+        s["shards"] = min(s["shards"], LIMITS["shards"])
     # the hardware: CPUs only
     res, dist = config["resources"], config["finetune"]["distributed"]
     if res["finetune"]["gpu"] > 1 or res["finetune"]["nodes"] > 1 or (dist["processes"] or 1) > 1:
-        dist["processes"] = size["processes"]
+        dist["processes"] = LIMITS["processes"]
         if dist["strategy"] == "auto":
             dist["strategy"] = "fsdp"  # what auto picks on GPUs
     for job in ("generate", "finetune", "base_model"):
@@ -113,7 +112,7 @@ def apply(config, families_dir=None):
         res[job]["mem_mb"], res[job]["runtime"] = min(res[job]["mem_mb"], 16000), min(res[job]["runtime"], 60)
     res["finetune"]["nodes"] = 1
     vllm = config["sampling"]["vllm"]
-    vllm["tensor_parallel_size"] = min(vllm["tensor_parallel_size"], size["tensor_parallel"])
+    vllm["tensor_parallel_size"] = min(vllm["tensor_parallel_size"], LIMITS["tensor_parallel"])
     vllm["enforce_eager"] = True  # no compile at start-up: the miniature samples in seconds
     return fam
 
@@ -138,9 +137,12 @@ def check_config(config, fam):
                                  f"for the prompt in a context of {limit} tokens: lower it")
 
 
-def cut(problems, split):
-    """The rehearsal's problems of a split: the first few dozen."""
-    return problems.head(REHEARSAL["problems"][split]).reset_index(drop=True)
+def cut(problems, split, sizes):
+    """The rehearsal's problems of a split (sizes: config["rehearsal"] after apply): the ones with the shortest
+    worked solutions (else questions), in their order, so that a short sample limit still lets them finish."""
+    text = problems["solution"].where(problems["solution"].notna(), problems["question"]).fillna("")
+    keep = text.str.len().sort_values(kind="stable").index[:sizes[f"{split}_problems"]]
+    return problems.loc[sorted(keep)].reset_index(drop=True)
 
 
 # ---- Checks of the models ----

@@ -13,8 +13,8 @@ from tpt.config import check
 validate(config, "../schemas/config.schema.yaml")
 check(config)
 
-# a dress rehearsal (tpt.rehearsal): the config becomes its miniature run (--config rehearsal=true is a string)
-REHEARSAL = config["rehearsal"] = config["rehearsal"] in (True, "true")
+# a dress rehearsal (tpt.rehearsal): the config becomes its miniature run, config["rehearsal"] its sizes
+REHEARSAL = config["rehearsal"] not in (False, "false")  # --config rehearsal=true gives the string "true"
 if REHEARSAL:
     from tpt import rehearsal
 

@@ -12,6 +12,6 @@ rule problems:
     params:
         task=config["task"],
         code=config["verify"]["code"],
-        rehearsal=REHEARSAL,  # a rehearsal keeps the first few dozen problems
+        rehearsal=config["rehearsal"],  # a rehearsal's sizes: it keeps the first few dozen problems
     script:
         "../scripts/problems.py"

@@ -21,7 +21,7 @@ rule base_model:
         builtin=config["model"]["builtin"],
         finetune=config["finetune"],
         scratch=scratch_dir("base_model"),
-        rehearsal=REHEARSAL,
+        rehearsal=config["rehearsal"],  # a rehearsal's sizes, or False
         base=config["model"]["base"],
     script:
         "../scripts/base_model.py"

@@ -29,7 +29,8 @@ if p.rehearsal:
         runlog.fail(log, str(e))
     rows = [{"sample_id": pid, "prompt": pr, "completion": s}
             for pid, pr, s in zip(problems["problem_id"], prompts, problems["solution"]) if isinstance(s, str) and s]
-    cfg = {**p.finetune, **rehearsal.REHEARSAL["warmup"], "method": "full", "grad_accum": 1}
+    cfg = {**p.finetune, **rehearsal.WARMUP, "epochs": p.rehearsal["warmup_epochs"], "method": "full",
+           "grad_accum": 1}
     figures = train.finetune(init, snakemake.output[0], rows, [], cfg, p.scratch + "/checkpoints",
                              threads=snakemake.threads)
     log.info("warm-up on %d worked solutions of the rehearsal's train problems: %s", len(rows), figures)

@@ -18,7 +18,7 @@ if task["validate"]["solutions"] > 0 and hasattr(module, "check_problems"):
 if snakemake.params.rehearsal:
     from tpt import rehearsal
 
-    problems = rehearsal.cut(problems, split)
+    problems = rehearsal.cut(problems, split, snakemake.params.rehearsal)
 artifacts.write(checks, snakemake.output.checks, artifacts.PROBLEM_CHECKS)
 artifacts.write(problems, snakemake.output.problems, artifacts.PROBLEMS)
 log.info("%s %s: %d problems -> %s", task["name"], split, len(problems), snakemake.output.problems)
