@@ -172,3 +172,70 @@ def test_the_hf_sampler_stops_on_every_token_of_the_generation_config(tmp_path):
                                       add_generation_prompt=True), add_special_tokens=False)["input_ids"]
     out = sampler.generate([ids] * 4, [1, 2, 3, 4], 1.0, 1.0, 16)
     assert [o[3] for o in out] == ["stop"] * 4 and [o[2] for o in out] == [1] * 4
+
+
+# ---- Rehearsals end to end ----
+
+needs_gsm8k = pytest.mark.skipif(not os.path.exists(os.path.join(GSM8K, "train.jsonl")), reason="no ../shared/data")
+# the smallest rehearsal that still crosses every stage (the default test run)
+SMALLEST = "rehearsal={train_problems: 4, test_problems: 2, n: 2, max_new_tokens: 128, warmup_epochs: 40}"
+
+
+def rehearse(workdir, preset, *config, extra=None, timeout=1200):
+    """Run `snakemake --configfile <preset> [extra] --config <config...>` in workdir (extra: keys laid over the
+    preset, in a config file: --config gives nested numbers as strings); return the finished process."""
+    import subprocess
+
+    files = [os.path.join(REPO, preset)]
+    if extra:
+        files.append(str(workdir / "extra.yaml"))
+        (workdir / "extra.yaml").write_text(yaml.safe_dump(extra))
+    cmd = [SNAKEMAKE, "-s", os.path.join(REPO, "Snakefile"), "-d", str(workdir), "--cores", "2",
+           "--configfile", *files, "--config", *config]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@needs_gsm8k
+def test_the_smallest_rehearsal_of_a_preset_crosses_every_stage_and_prints_its_summary(tmp_path):
+    """gsm8k-gemma2-2b (Gemma-2: soft-capping, sliding window, byte-fallback tokenizer, a template without a
+    system role) with the hf backend; the full set (-m rehearsal) runs each preset's own backend."""
+    run = rehearse(tmp_path, "config/presets/gsm8k-gemma2-2b.yaml", SMALLEST, f"task={{source: {GSM8K}}}",
+                   "sampling={backend: hf}")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    res = tmp_path / "results/gsm8k-gemma2-2b/rehearsal"
+    summary = (res / "rehearsal.md").read_text()
+    assert summary in run.stdout  # printed as well as written
+    for stage in ("base model", "generate think", "verify think", "prune", "finetune", "generate eval", "report"):
+        assert f"| {stage} | " in summary, stage
+    for check in ("exactly one BOS", "a stop token of generation", "survive the tokenizer's round trip",
+                  "chat template and generation config equal the base model's", "stop before the limit",
+                  "artifacts exist and are not empty"):
+        assert check in summary, check
+    assert len(pd.read_parquet(res / "data/train.parquet")) == 4 and len(pd.read_parquet(res / "data/test.parquet")) == 2
+    assert len(pd.read_parquet(res / "round_1/prune/sft_train.parquet")) >= 1  # the warm-up made some survive
+    config = json.loads((res / "models/round_1/config.json").read_text())
+    assert config["architectures"] == ["Gemma2ForCausalLM"] and config["final_logit_softcapping"] == 30.0
+    assert not (tmp_path / "results/gsm8k-gemma2-2b/report").exists()  # the real run's folder is left alone
+
+
+@needs_gsm8k
+def test_a_rehearsal_with_a_broken_local_family_fails_with_the_stage_and_the_reason(tmp_path):
+    """model.base as a local folder of family files whose template rejects the prompt: the run stops at base_model
+    (before any warm-up), saying so."""
+    template = "{{ raise_exception('User role not supported') }}"
+    fams = broken_family(tmp_path, "gemma-2-2b-it", tokenizer_config={"chat_template": template})
+    run = rehearse(tmp_path, "config/presets/gsm8k-gemma2-2b.yaml", SMALLEST, f"task={{source: {GSM8K}}}",
+                   f"model={{base: {fams}/gemma-2-2b-it}}", "sampling={backend: hf}")
+    assert run.returncode != 0
+    log = (tmp_path / "results/gsm8k-gemma2-2b/rehearsal/logs/base_model.log").read_text()
+    assert "rehearsal failed at stage base_model: the chat template rejects the task's prompt: User role not " \
+           "supported" in log
+    assert not (tmp_path / "results/gsm8k-gemma2-2b/rehearsal/models/round_0").exists()
+
+
+def test_a_rehearsal_whose_max_model_len_is_above_the_models_fails_before_any_job(tmp_path):
+    run = rehearse(tmp_path, "config/presets/gsm8k-gemma2-2b.yaml", "rehearsal=true",
+                   extra={"sampling": {"max_model_len": 16384}}, timeout=300)
+    assert run.returncode != 0
+    assert "rehearsal failed at stage config: sampling.max_model_len=16384 is above google/gemma-2-2b-it's " \
+           "context of 8192 tokens" in run.stdout + run.stderr

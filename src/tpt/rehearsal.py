@@ -28,10 +28,10 @@ from importlib import resources
 import pandas as pd
 
 # The rehearsal's sizes (config `rehearsal: true`; a `rehearsal:` mapping overrides any of them)
-SIZES = {"train_problems": 16, "test_problems": 8, "n": 4, "max_new_tokens": 256, "rounds": 1, "warmup_epochs": 40}
+SIZES = {"train_problems": 8, "test_problems": 8, "n": 4, "max_new_tokens": 256, "rounds": 1, "warmup_epochs": 60}
 LIMITS = {"shards": 2, "processes": 2, "tensor_parallel": 2}  # CPU jobs and processes
 # the warm-up SFT that makes the miniature half know the rehearsal's own train problems (epochs: SIZES)
-WARMUP = {"learning_rate": 0.01, "warmup_ratio": 0.05, "batch_size": 8, "lr_scheduler": "cosine"}
+WARMUP = {"learning_rate": 0.003, "warmup_ratio": 0.05, "batch_size": 8, "lr_scheduler": "cosine"}
 FAMILY_FILES = ("config", "tokenizer_config", "generation_config")
 
 
@@ -93,7 +93,7 @@ def apply(config, families_dir=None):
     written config asks of the model (check_config). Returns the family files."""
     fam = family(config["model"]["base"], families_dir)
     check_config(config, fam)
-    size = config["rehearsal"] = {**SIZES, **(config["rehearsal"] if isinstance(config["rehearsal"], dict) else {})}
+    size = config["rehearsal"] = sizes(config["rehearsal"])
     config["results"] = os.path.join(config["results"], "rehearsal")
     config["rounds"] = min(config["rounds"], size["rounds"])
     for phase in ("think", "eval"):
@@ -115,6 +115,22 @@ def apply(config, families_dir=None):
     vllm["tensor_parallel_size"] = min(vllm["tensor_parallel_size"], LIMITS["tensor_parallel"])
     vllm["enforce_eager"] = True  # no compile at start-up: the miniature samples in seconds
     return fam
+
+
+def sizes(value):
+    """The rehearsal's sizes: SIZES, with those of a `rehearsal:` mapping (numbers, or strings of numbers as
+    --config gives them) instead."""
+    out = dict(SIZES)
+    for key, v in (value.items() if isinstance(value, dict) else []):
+        try:
+            number = float(v) if key == "warmup_epochs" else int(v)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or number <= 0:
+            raise RehearsalError("config", f"rehearsal.{key}={v!r}: give a positive "
+                                 f"{'number' if key == 'warmup_epochs' else 'whole number'}")
+        out[key] = number
+    return out
 
 
 def check_config(config, fam):
