@@ -211,7 +211,8 @@ def test_the_smallest_rehearsal_of_a_preset_crosses_every_stage_and_prints_its_s
                   "chat template and generation config equal the base model's", "stop before the limit",
                   "artifacts exist and are not empty"):
         assert check in summary, check
-    assert len(pd.read_parquet(res / "data/train.parquet")) == 4 and len(pd.read_parquet(res / "data/test.parquet")) == 2
+    assert len(pd.read_parquet(res / "data/train.parquet")) == 4
+    assert len(pd.read_parquet(res / "data/test.parquet")) == 2
     assert len(pd.read_parquet(res / "round_1/prune/sft_train.parquet")) >= 1  # the warm-up made some survive
     config = json.loads((res / "models/round_1/config.json").read_text())
     assert config["architectures"] == ["Gemma2ForCausalLM"] and config["final_logit_softcapping"] == 30.0
@@ -239,3 +240,20 @@ def test_a_rehearsal_whose_max_model_len_is_above_the_models_fails_before_any_jo
     assert run.returncode != 0
     assert "rehearsal failed at stage config: sampling.max_model_len=16384 is above google/gemma-2-2b-it's " \
            "context of 8192 tokens" in run.stdout + run.stderr
+
+
+def test_a_code_task_without_solutions_warms_up_on_programs_that_pass_its_tests():
+    import subprocess
+    import sys
+
+    from tpt.code.verify import encode_answer, extract_program
+
+    tests = [("1 2\n", "3\n"), ("10 -4\n", "6\n")]
+    problems = pd.DataFrame({"solution": [None, "known"], "answer": [encode_answer(tests, 1.0, 2 ** 28), "x"]})
+    lookup, known = rehearsal.worked_solutions(problems, code=True)
+    assert known == "known"
+    program = extract_program(lookup)
+    for given, expected in tests:
+        run = subprocess.run([sys.executable, "-c", program], input=given, capture_output=True, text=True)
+        assert run.stdout == expected
+    assert rehearsal.worked_solutions(problems, code=False)[0] is None

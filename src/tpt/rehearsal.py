@@ -3,8 +3,8 @@ a miniature of its own model (tpt.tiny.build_miniature) and a few dozen problems
 
 What changes in a rehearsal (apply): the results folder (<results>/rehearsal), the model (a miniature of the
 config's model family: the family files of model.base, see family()), the data (the problems of each split
-with the shortest solutions: SIZES), the samples (at most SIZES["n"] per problem and SIZES["max_new_tokens"] tokens), the rounds
-(at most SIZES["rounds"]), the shards (at most 2), and the hardware: no GPU, and a multi-GPU fine-tune runs on
+with the shortest solutions: SIZES), the samples (at most SIZES["n"] per problem and SIZES["max_new_tokens"]
+tokens), the rounds (at most SIZES["rounds"]), the shards (at most 2), and the hardware: no GPU, and a multi-GPU fine-tune runs on
 2 CPU processes with its strategy (auto: FSDP, what it picks on GPUs), vLLM tensor parallelism on at most 2 CPU
 workers. Everything else is the config as written: backend, chat template, prompt, scorer, pruning, LoRA or
 full, dtypes, max_model_len, max_length.
@@ -155,10 +155,29 @@ def check_config(config, fam):
 
 def cut(problems, split, sizes):
     """The rehearsal's problems of a split (sizes: config["rehearsal"] after apply): the ones with the shortest
-    worked solutions (else questions), in their order, so that a short sample limit still lets them finish."""
-    text = problems["solution"].where(problems["solution"].notna(), problems["question"]).fillna("")
+    worked solutions (code tasks without them: the shortest tests, see worked_solutions), in their order, so that
+    a short sample limit still lets them finish."""
+    text = problems["solution"].where(problems["solution"].notna(), problems["answer"]).fillna("")
     keep = text.str.len().sort_values(kind="stable").index[:sizes[f"{split}_problems"]]
     return problems.loc[sorted(keep)].reset_index(drop=True)
+
+
+def worked_solutions(problems, code):
+    """The worked solutions the miniature warms up on: the problems' own; for a code task without them (the
+    CodeContests sample has none), a program that answers each of the problem's tests (its `answer`, the tests
+    as tpt.code.verify.encode_answer writes them) by table look-up. Not a solution to learn from, but one the judge
+    passes, so that the rehearsal's pruning has survivors to train on."""
+    out = []
+    for solution, answer in zip(problems["solution"], problems["answer"]):
+        if isinstance(solution, str) and solution:
+            out.append(solution)
+        elif code:
+            table = {i: o for i, o in json.loads(answer)["tests"]}
+            program = f"import sys\nanswers = {table!r}\nsys.stdout.write(answers[sys.stdin.read()])\n"
+            out.append(f"Each input has its answer in a table.\n```python\n{program}```")
+        else:
+            out.append(None)
+    return out
 
 
 # ---- Checks of the models ----

@@ -13,11 +13,13 @@ if p.rehearsal:
     task = tasks.from_config(p.task)
     problems = pd.read_parquet(snakemake.input.problems[0])
     prompts = [task.prompt(q) for q in problems["question"]]
-    solutions = [s for s in problems["solution"] if isinstance(s, str) and s]
+    code = tasks.is_code(task)
+    worked = rehearsal.worked_solutions(problems, code)
+    solutions = [s for s in worked if s]
     if not solutions:
-        runlog.fail(log, f"stage base_model: task {p.task['name']!r} gives no worked solutions to warm the "
-                    "miniature up on")
-    answers = [a for a in problems["answer"] if isinstance(a, str)]
+        runlog.fail(log, f"rehearsal failed at stage base_model: task {p.task['name']!r} gives no worked "
+                    "solutions to warm the miniature up on")
+    answers = [] if code else [a for a in problems["answer"] if isinstance(a, str)]  # code: tests, not text
     texts = list(problems["question"]) + solutions + prompts
     tokenizer, model = tiny.build_miniature(rehearsal.family(p.base), texts, init)
     log.info("miniature of %s: %s, %d parameters, vocabulary %d", p.base, type(model).__name__,
@@ -28,7 +30,7 @@ if p.rehearsal:
     except rehearsal.RehearsalError as e:
         runlog.fail(log, str(e))
     rows = [{"sample_id": pid, "prompt": pr, "completion": s}
-            for pid, pr, s in zip(problems["problem_id"], prompts, problems["solution"]) if isinstance(s, str) and s]
+            for pid, pr, s in zip(problems["problem_id"], prompts, worked) if s]
     cfg = {**p.finetune, **rehearsal.WARMUP, "epochs": p.rehearsal["warmup_epochs"], "method": "full",
            "grad_accum": 1}
     figures = train.finetune(init, snakemake.output[0], rows, [], cfg, p.scratch + "/checkpoints",

@@ -12,8 +12,9 @@ try:
     base = i.models[0]
     task = tasks.from_config(p.task)
     problems = pd.read_parquet(i.problems[0])
+    worked = rehearsal.worked_solutions(problems, tasks.is_code(task))
     checks += rehearsal.check_model(base, [task.prompt(q) for q in problems["question"][:4]],
-                                    [s for s in problems["solution"][:8] if isinstance(s, str)])
+                                    [s for s in worked[:8] if s])
     for r in range(1, p.rounds + 1):
         checks.append(rehearsal.check_saved(base, i.models[r], f"finetune (round {r})"))
         checks.append(rehearsal.check_stops(pd.read_parquet(i.eval[r]), f"eval (round {r}, fine-tuned model)"))
