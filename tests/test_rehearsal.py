@@ -257,3 +257,40 @@ def test_a_code_task_without_solutions_warms_up_on_programs_that_pass_its_tests(
         run = subprocess.run([sys.executable, "-c", program], input=given, capture_output=True, text=True)
         assert run.stdout == expected
     assert rehearsal.worked_solutions(problems, code=False)[0] is None
+
+
+# ---- The full set: each preset and the MATH example rehearsed as written (opt-in: pytest -m rehearsal) ----
+
+CODECONTESTS = os.path.join(SHARED_DATA, "codecontests", "sample.jsonl")
+PRESETS = {  # config -> (its data's local copy, what it exercises)
+    "config/presets/gsm8k-gemma2-2b.yaml": GSM8K,                # vLLM CPU, Gemma-2 soft-capping, eager attention
+    "config/presets/gsm8k-gemma2-9b.yaml": GSM8K,                # FSDP over 2 CPU processes
+    "config/presets/gsm8k-llama3.2-1b.yaml": GSM8K,              # Llama-3 template, llama3 RoPE, stop list
+    "config/presets/gsm8k-llama70b.yaml": GSM8K,                 # LoRA + FSDP, vLLM tensor parallel on 2 workers
+    "config/presets/codecontests-gemma2-2b.yaml": CODECONTESTS,  # code prompts through Gemma's template, sandbox
+    "config/presets/codecontests-gemma2-9b.yaml": CODECONTESTS,  # the same with FSDP
+}
+
+
+@pytest.fixture
+def opted_in(request):
+    if "rehearsal" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("a preset's full rehearsal is opt-in: pytest -m rehearsal tests/test_rehearsal.py")
+
+
+@pytest.mark.slow
+@pytest.mark.rehearsal
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_a_preset_rehearses_end_to_end_as_written(tmp_path, preset, opted_in):
+    if not os.path.exists(PRESETS[preset]):
+        pytest.skip("no ../shared/data")
+    if "codecontests" in preset:
+        from tpt.code.sandbox import available_backends
+
+        if not available_backends():
+            pytest.skip("no isolating sandbox backend here")
+    run = rehearse(tmp_path, preset, "rehearsal=true", f"task={{source: {PRESETS[preset]}}}", timeout=1800)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    results = yaml.safe_load(open(os.path.join(REPO, preset)))["results"]
+    summary = (tmp_path / results / "rehearsal" / "rehearsal.md").read_text()
+    assert "equal the base model's" in summary and "stop before the limit" in summary
