@@ -294,3 +294,19 @@ def test_a_preset_rehearses_end_to_end_as_written(tmp_path, preset, opted_in):
     results = yaml.safe_load(open(os.path.join(REPO, preset)))["results"]
     summary = (tmp_path / results / "rehearsal" / "rehearsal.md").read_text()
     assert "equal the base model's" in summary and "stop before the limit" in summary
+
+
+def test_a_prompt_through_llama_3_2s_template_is_the_same_on_every_day(tmp_path):
+    """Llama-3.2's template writes today's date (strftime_now) unless given one: tpt.chat gives a fixed one."""
+    import datetime
+
+    from tpt.chat import FIXED_DATE, render_prompt
+
+    from transformers import AutoTokenizer
+
+    path, _ = miniature(tmp_path, "Llama-3.2-1B-Instruct")
+    tok = AutoTokenizer.from_pretrained(path)
+    first = render_prompt(tok, PROMPT)
+    assert f"Today Date: {FIXED_DATE}\n" in first
+    today = datetime.datetime.now().strftime("%d %b %Y")
+    assert f"Today Date: {today}" in tok.apply_chat_template([{"role": "user", "content": PROMPT}], tokenize=False)
