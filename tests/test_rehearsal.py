@@ -130,6 +130,7 @@ def test_apply_cuts_the_run_and_keeps_the_rest_of_the_config_as_written():
     assert config["sampling"]["backend"] == "vllm" and config["sampling"]["dtype"] == "bfloat16"
     assert config["sampling"]["max_model_len"] == 4096 and config["finetune"]["learning_rate"] == 1e-6
     assert config["finetune"]["attn_implementation"] == "eager"
+    assert "fine-tune: full, fsdp over 2 CPU processes" in rehearsal.ran(config)[1]
 
 
 def test_a_model_without_family_files_is_a_clear_error():
@@ -205,6 +206,8 @@ def test_the_smallest_rehearsal_of_a_preset_crosses_every_stage_and_prints_its_s
     res = tmp_path / "results/gsm8k-gemma2-2b/rehearsal"
     summary = (res / "rehearsal.md").read_text()
     assert summary in run.stdout  # printed as well as written
+    assert "- sampling: hf, dtype bfloat16, max_model_len 4096" in summary
+    assert "- fine-tune: full, 1 process, attention eager, max_length 2048" in summary
     for stage in ("base model", "generate think", "verify think", "prune", "finetune", "generate eval", "report"):
         assert f"| {stage} | " in summary, stage
     for check in ("exactly one BOS", "a stop token of generation", "survive the tokenizer's round trip",

@@ -318,9 +318,28 @@ def timings(benchmarks_dir):
     return df.groupby("stage", sort=False).agg(jobs=("seconds", "size"), seconds=("seconds", "sum")).reset_index()
 
 
-def summary(config_name, checks, times):
-    """The rehearsal's summary as Markdown: the stages' jobs and time, then what was checked."""
-    lines = [f"# Rehearsal of {config_name}", "", "| stage | jobs | seconds |", "|---|---|---|"]
+def ran(config):
+    """What the rehearsal ran, in words: the sampling backend and the fine-tune's method and processes."""
+    from tpt import launch
+
+    s, f = config["sampling"], config["finetune"]
+    nodes, per_node, strategy = launch.plan(config)
+    tp = s["vllm"]["tensor_parallel_size"] if s["backend"] == "vllm" else 1
+    context = s["max_model_len"] or "the model's"
+    return [f"sampling: {s['backend']}" + (" (vLLM's CPU build)" if s["backend"] == "vllm" else "")
+            + f", dtype {s['dtype'] or 'auto'}, max_model_len {context}"
+            + (f", tensor parallel over {tp} CPU workers" if tp > 1 else ""),
+            f"fine-tune: {f['method']}" + (f" (LoRA r={f['lora']['r']})" if f["method"] == "lora" else "")
+            + (f", {strategy} over {nodes * per_node} CPU processes" if strategy else ", 1 process")
+            + f", attention {f['attn_implementation'] or 'default'}, max_length {f['max_length']}",
+            f"task: {config['task']['name']}, scorer criterion {config['verify']['criterion']}, "
+            f"prune {config['prune']['strategy']}"]
+
+
+def summary(config_name, checks, times, what_ran=()):
+    """The rehearsal's summary as Markdown: what ran, the stages' jobs and time, then what was checked."""
+    lines = [f"# Rehearsal of {config_name}", ""] + [f"- {line}" for line in what_ran]
+    lines += ["", "| stage | jobs | seconds |", "|---|---|---|"]
     lines += [f"| {r.stage} | {r.jobs} | {r.seconds:.1f} |" for r in times.itertuples()]
     lines += ["", f"Total: {times['seconds'].sum():.0f} s of jobs.", "", "Checked:"]
     lines += [f"- {c}" for c in checks]
