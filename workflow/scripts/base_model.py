@@ -31,8 +31,9 @@ if p.rehearsal:
         runlog.fail(log, str(e))
     rows = [{"sample_id": pid, "prompt": pr, "completion": s}
             for pid, pr, s in zip(problems["problem_id"], prompts, worked) if s]
-    cfg = {**p.finetune, **rehearsal.WARMUP, "epochs": p.rehearsal["warmup_epochs"], "method": "full",
-           "grad_accum": 1}
+    # a code task's look-up programs (worked_solutions) take the miniature twice the epochs to learn by heart
+    epochs = p.rehearsal["warmup_epochs"] * (rehearsal.CODE_WARMUP_FACTOR if code else 1)
+    cfg = {**p.finetune, **rehearsal.WARMUP, "epochs": epochs, "method": "full", "grad_accum": 1}
     figures = train.finetune(init, snakemake.output[0], rows, [], cfg, p.scratch + "/checkpoints",
                              threads=snakemake.threads)
     log.info("warm-up on %d worked solutions of the rehearsal's train problems: %s", len(rows), figures)
