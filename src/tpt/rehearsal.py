@@ -250,14 +250,18 @@ def _saved(model_dir):
         gen = GenerationConfig.from_pretrained(model_dir).to_dict()
     except OSError:
         gen = {}
-    gen.pop("transformers_version", None)
+    # not compared: transformers' version, and the pad token, which tpt.train sets to EOS where the tokenizer has
+    # none (Llama-3) and the Trainer copies into the generation config (harmless: padding is masked)
+    for key in ("transformers_version", "pad_token_id"):
+        gen.pop(key, None)
     return {"vocabulary": tok.get_vocab(), "chat template": tok.chat_template,
             "special tokens": {k: getattr(tok, k) for k in ("bos_token", "eos_token", "unk_token")},
             "generation config": gen}
 
 
 def check_saved(base_dir, model_dir, stage):
-    """A fine-tuned model keeps the base model's tokenizer, chat template and generation config."""
+    """A fine-tuned model keeps the base model's tokenizer, chat template and generation config (base_dir: the
+    miniature as built from the family files, before any training)."""
     base, tuned = _saved(base_dir), _saved(model_dir)
     for what in base:
         if base[what] != tuned[what]:

@@ -15,8 +15,9 @@ try:
     worked = rehearsal.worked_solutions(problems, tasks.is_code(task))
     checks += rehearsal.check_model(base, [task.prompt(q) for q in problems["question"][:4]],
                                     [s for s in worked[:8] if s])
-    for r in range(1, p.rounds + 1):
-        checks.append(rehearsal.check_saved(base, i.models[r], f"finetune (round {r})"))
+    # the warmed-up base model (round 0) and each fine-tuned one against the miniature as built from the family
+    for r in range(0, p.rounds + 1):
+        checks.append(rehearsal.check_saved(p.init, i.models[r], "base_model" if r == 0 else f"finetune (round {r})"))
         checks.append(rehearsal.check_stops(pd.read_parquet(i.eval[r]), f"eval (round {r}, fine-tuned model)"))
     for r, path in enumerate(i.think, start=1):
         n = pd.read_parquet(path)
