@@ -51,6 +51,6 @@ rule rehearsal_summary:
         name=config["model"]["base"],
         benchmarks=BENCHMARKS,
         rounds=config["rounds"],
-        init=scratch_dir("base_model") + "/init",  # the miniature as built from the family files, untrained
+        init=os.path.join(scratch_dir("base_model"), "init"),  # the miniature from the family files, untrained
     script:
         "../scripts/rehearsal_summary.py"
