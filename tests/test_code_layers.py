@@ -32,8 +32,9 @@ FLOORS = [
      "tpt.train", "tpt.diversity"},
     # what reads several stages' artifacts or the whole config
     {"tpt.metrics", "tpt.prune", "tpt.cost", "tpt.config", "tpt.tiny", "tpt.stages"},
-    # the outputs and the entry points: report, comparison, experiments, estimate, launcher, judge CLI
-    {"tpt.report", "tpt.compare", "tpt.experiment", "tpt.sharing", "tpt.estimate", "tpt.launch", "tpt.judge_cli"},
+    # the outputs and the entry points: report, comparison, experiments, rehearsal, estimate, launcher, judge CLI
+    {"tpt.report", "tpt.compare", "tpt.experiment", "tpt.sharing", "tpt.rehearsal", "tpt.estimate", "tpt.launch",
+     "tpt.judge_cli"},
 ]
 
 

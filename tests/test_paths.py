@@ -79,10 +79,12 @@ def test_the_paths_of_a_round():
 def test_the_stage_list_is_the_workflows():
     # every job rule's benchmark file is a stage's (its wildcards expanded), and the GPU stages are the rules that
     # take their resources from the config's resources section (job_resources)
-    rules = re.split(r"^(?:rule|checkpoint) (\w+):", "".join(open(f).read() for f in glob.glob(
-        os.path.join(ROOT, "workflow", "rules", "*.smk"))), flags=re.M)
+    rules = []  # name, body: each file split at its rules (a rule's body ends with its file)
+    for f in glob.glob(os.path.join(ROOT, "workflow", "rules", "*.smk")):
+        parts = re.split(r"^(?:rule|checkpoint) (\w+):", open(f).read(), flags=re.M)
+        rules += zip(parts[1::2], parts[2::2])
     benchmarked, gpu = set(), set()
-    for name, body in zip(rules[1::2], rules[2::2]):
+    for name, body in rules:
         for bench in re.findall(r'benchmark_path\("([^"]+)"', body):
             bench = re.sub(r"_\{shard\}$", "", bench)
             for phase, split in (("think", "train"), ("eval", "test")):

@@ -100,6 +100,11 @@ def experiment(results, name, file):
     return f"{results}/{name}/{file}"
 
 
+def rehearsal_summary(results):
+    """What a rehearsal checked and how long each stage took (tpt.rehearsal)."""
+    return f"{results}/rehearsal.md"
+
+
 def experiment_log(results, name, rule):
     """The log of an experiment's own job (its comparison)."""
     return experiment(results, name, f"logs/{rule}.log")

@@ -116,6 +116,8 @@ UNREAD = {
     "results": "the results folder: where, not what",
     "rounds": "how many rounds: each round's artifacts do not depend on how many follow",
     "experiment": "the experiment section itself (tpt.experiment expands it into variants)",
+    "rehearsal": "applied to the whole config before any stage (tpt.rehearsal.apply): the stages read the keys it "
+                 "sets (the miniature model, the sizes, the results folder)",
 }
 
 

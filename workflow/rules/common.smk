@@ -13,8 +13,16 @@ from tpt.config import check
 validate(config, "../schemas/config.schema.yaml")
 check(config)
 
+# a dress rehearsal (tpt.rehearsal): the config becomes its miniature run, config["rehearsal"] its sizes
+REHEARSAL = config["rehearsal"] not in (False, "false")  # --config rehearsal=true gives the string "true"
+if REHEARSAL:
+    from tpt import rehearsal
+
+    rehearsal.apply(config)
+
 R = config["results"]
 BUILTIN = config["model"]["base"] == "builtin"
+LOCAL_BASE = BUILTIN or REHEARSAL  # the base model is made by rule base_model (the tiny one, or a miniature)
 CODE_TASK = tasks.is_code(tasks.from_config(config["task"]))  # scored by running programs: the judge self-tests first
 SPLIT = {"think": "train", "eval": "test"}  # which problems each generation phase samples
 
@@ -151,14 +159,14 @@ def model_of(round_):
     """The model of round r: the base model for r = 0, else the one fine-tuned in round r."""
     round_ = int(round_)
     if round_ == 0:
-        return model_dir(0) if BUILTIN else config["model"]["base"]
+        return model_dir(0) if LOCAL_BASE else config["model"]["base"]
     return model_dir(round_)
 
 
 def model_input(round_):
     """model_of(round) as an input of a job: a hub id is no file, so it is no input."""
     path = model_of(round_)
-    return [path] if int(round_) > 0 or BUILTIN or os.path.exists(path) else []
+    return [path] if int(round_) > 0 or LOCAL_BASE or os.path.exists(path) else []
 
 
 def generation_model(wildcards):
@@ -203,5 +211,8 @@ def model_card_info(round_):
     return json.dumps(keys, sort_keys=True)
 
 
+REHEARSAL_SUMMARY = paths.rehearsal_summary(R)  # what a rehearsal checked and how long each stage took
+
+
 def report_outputs():
-    return [report_path(name) for name in stages.REPORT_FILES]
+    return [report_path(name) for name in stages.REPORT_FILES] + ([REHEARSAL_SUMMARY] if REHEARSAL else [])

@@ -12,5 +12,6 @@ rule problems:
     params:
         task=lambda w: stages.param(config, "problems", "task", split=w.split),
         code=lambda w: stages.param(config, "problems", "verify.code", split=w.split),
+        rehearsal=config["rehearsal"],  # a rehearsal's sizes: it keeps the first few dozen problems
     script:
         "../scripts/problems.py"

@@ -1,6 +1,10 @@
-# The base model of the built-in task: a tiny Llama made locally and warmed up on the sloppy teacher's worked
-# solutions, so that it half knows the task. A hub or local base model needs no rule.
+# The base model made locally. The built-in task's: a tiny Llama made locally and warmed up on the sloppy
+# teacher's worked solutions, so that it half knows the task. A rehearsal's (rehearsal: true): a miniature of the
+# config's model family (tpt.tiny.build_miniature), warmed up on the rehearsal's train problems' worked solutions.
+# A hub or local base model needs no rule.
 rule base_model:
+    input:
+        problems=[problems_path("train")] if REHEARSAL else [],
     output:
         directory(model_dir(0)),
     log:
@@ -17,5 +21,36 @@ rule base_model:
         builtin=config["model"]["builtin"],
         finetune=config["finetune"],
         scratch=scratch_dir("base_model"),
+        rehearsal=config["rehearsal"],  # a rehearsal's sizes, or False
+        base=config["model"]["base"],
     script:
         "../scripts/base_model.py"
+
+
+# A rehearsal's last step: every stage's artifacts checked, the fine-tuned models against the base model, the
+# samples of fine-tuned models against the token limit; then the summary of stages, times and checks, printed
+# and written to <results>/rehearsal.md. A failed check stops here with the stage and the reason.
+rule rehearsal_summary:
+    input:
+        report=[report_path(name) for name in stages.REPORT_FILES],
+        problems=[problems_path(s) for s in ("train", "test")],
+        models=[model_dir(r) for r in range(config["rounds"] + 1)],
+        think=[samples_path(r, "think") for r in range(1, config["rounds"] + 1)],
+        eval=[samples_path(r, "eval") for r in range(config["rounds"] + 1)],
+        verdicts=[verdicts_path(r, "eval") for r in range(config["rounds"] + 1)],
+        sft=[sft_path(r, p) for r in range(1, config["rounds"] + 1) for p in ("train", "val")],
+    output:
+        REHEARSAL_SUMMARY,
+    log:
+        log_path("rehearsal_summary"),
+    localrule: True
+    conda:
+        conda_env("train", "base_model")
+    params:
+        task=config["task"],
+        name=config["model"]["base"],
+        benchmarks=BENCHMARKS,
+        rounds=config["rounds"],
+        init=os.path.join(scratch_dir("base_model"), "init"),  # the miniature from the family files, untrained
+    script:
+        "../scripts/rehearsal_summary.py"

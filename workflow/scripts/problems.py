@@ -15,6 +15,10 @@ if task["validate"]["solutions"] > 0 and hasattr(module, "check_problems"):
     if problems.empty:
         runlog.fail(log, f"every {split} problem was dropped by task.validate ({summary(checks)}): keep or flag "
                     "them instead")
+if snakemake.params.rehearsal:
+    from tpt import rehearsal
+
+    problems = rehearsal.cut(problems, split, snakemake.params.rehearsal)
 artifacts.write(checks, snakemake.output.checks, artifacts.PROBLEM_CHECKS)
 artifacts.write(problems, snakemake.output.problems, artifacts.PROBLEMS)
 log.info("%s %s: %d problems -> %s", task["name"], split, len(problems), snakemake.output.problems)

@@ -51,12 +51,16 @@ class HFSampler:
             self.model.cuda()
         self.batch_size = cfg["batch_size"]
         self.context = cfg.get("max_model_len") or self.model.config.max_position_embeddings
+        # the tokens generation stops on: the model's generation_config.json list (Gemma-2-it's <eos> and
+        # <end_of_turn>, Llama-3's <|eot_id|>...), as transformers' and vLLM's defaults, and the tokenizer's EOS
+        eos = self.model.generation_config.eos_token_id
+        self.stop_ids = sorted({self.tokenizer.eos_token_id} | set(eos if isinstance(eos, list) else [eos]) - {None})
         self.progress_interval_s = cfg.get("progress_interval_s", 60)
 
     def generate(self, prompts, seeds, temperature, top_p, max_new_tokens):
         """prompts: token ids of the chat-rendered prompts, one list per sample. Returns, per sample,
         (completion text, prompt tokens, completion tokens, finish reason 'stop' or 'length')."""
-        tok, eos = self.tokenizer, self.tokenizer.eos_token_id
+        tok, stops = self.tokenizer, set(self.stop_ids)
         out = []
         progress = Progress("sampling", len(prompts), self.progress_interval_s)
         for start in range(0, len(prompts), self.batch_size):
@@ -65,13 +69,14 @@ class HFSampler:
             sampler = SeededSampling(seeds[start:start + self.batch_size], temperature, top_p)
             with torch.no_grad():
                 ids = self.model.generate(
-                    **batch, do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=eos,
+                    **batch, do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=self.stop_ids,
                     pad_token_id=tok.pad_token_id, logits_processor=LogitsProcessorList([sampler]))
             new = ids[:, batch["input_ids"].shape[1]:].tolist()
             prompt_lens = batch["attention_mask"].sum(dim=1).tolist()
             for row, n_prompt in zip(new, prompt_lens):
-                stop = eos in row
-                row = row[:row.index(eos)] if stop else row
+                end = next((i for i, t in enumerate(row) if t in stops), None)
+                stop = end is not None
+                row = row[:end] if stop else row
                 out.append((tok.decode(row, skip_special_tokens=True), n_prompt,
                             len(row) + int(stop), "stop" if stop else "length"))
             progress.update(len(new), sum(o[2] for o in out[-len(new):]))
