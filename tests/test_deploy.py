@@ -128,7 +128,8 @@ ENVS = os.path.join(REPO, "envs")
 # apply); `all` runs nothing.
 FAMILY = {"problems": "light", "prune": "light", "eval_metrics": "light", "think_metrics": "light",
           "report": "light", "verify": "judge",
-          "judge_selftest": "judge", "generate": "sample", "base_model": "train", "finetune": "train"}
+          "judge_selftest": "judge", "generate": "sample", "base_model": "train", "finetune": "train",
+          "rehearsal_summary": "train"}  # it loads the rehearsal's models: the base model's environment
 IN_PROCESS = {"gather_samples", "all"}
 
 RULES_SCRIPT = """
@@ -225,7 +226,7 @@ def test_every_job_rule_names_its_environment(tmp_path, config, variant):
     assert set(rules) == set(FAMILY) | IN_PROCESS
     for rule, family in FAMILY.items():
         if family in ("sample", "train"):  # the preset gives generate and finetune GPUs, not base_model (unused)
-            family += "-" + (variant if rule != "base_model" else "cpu")
+            family += "-" + (variant if rule not in ("base_model", "rehearsal_summary") else "cpu")
         assert rules[rule]["conda"] == f"../../envs/{family}.yaml", rule
         assert os.path.isfile(os.path.join(REPO, "workflow", "rules", rules[rule]["conda"]))
     assert rules["gather_samples"]["run"] and rules["gather_samples"]["conda"] is None

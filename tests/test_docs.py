@@ -14,14 +14,19 @@ PAGES = [os.path.join(REPO, "README.md")] + sorted(glob.glob(os.path.join(REPO, 
 
 
 def code_block_commands(path):
-    """The `snakemake ...` lines of a page's ```bash blocks, without their comments."""
-    out, inside = [], False
+    """The `snakemake ...` commands of a page's ```bash blocks, without their comments (a line ending in a
+    backslash goes on on the next line)."""
+    out, inside, going_on = [], False, False
     for line in open(path):
         if line.startswith("```"):
-            inside = line.strip() == "```bash"
+            inside, going_on = line.strip() == "```bash", False
             continue
-        if inside and line.startswith("snakemake "):
-            out.append(line.split("#")[0].strip())
+        code = line.split("#")[0].strip()
+        if inside and going_on:
+            out[-1] = out[-1][:-1].rstrip() + " " + code
+        elif inside and line.startswith("snakemake "):
+            out.append(code)
+        going_on = inside and (going_on or line.startswith("snakemake ")) and code.endswith("\\")
     return out
 
 
