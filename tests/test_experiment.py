@@ -287,3 +287,164 @@ def test_a_tiny_two_variant_experiment_end_to_end(tmp_path):
     html = snakemake(tmp_path, {**TINY, "experiment": three}, "--report", str(tmp_path / "report.html"))
     assert html.returncode == 0, html.stderr[-3000:]
     assert "comparison/table.md" in (tmp_path / "report.html").read_text()
+
+
+# ---- Replicates (experiment.replicates): the same variants with several run seeds
+
+REPLICATED = {"name": "x", "reference": "paper", "replicates": 2,
+              "variants": [{"name": "paper"}, {"name": "wise", "set": {"finetune.interpolate.ratio": 0.5}}]}
+
+
+def test_replicates_expand_into_seeds_that_share_what_the_seed_does_not_change():
+    _, _, variants = _expand(REPLICATED)
+    assert list(variants) == ["paper/seed_0", "paper/seed_1", "wise/seed_0", "wise/seed_1"]
+    assert variants["wise/seed_1"]["results"] == "results/x/wise/seed_1"
+    assert [v["seed"] for v in variants.values()] == [0, 1, 0, 1]
+    assert variants["wise/seed_1"]["finetune"]["interpolate"]["ratio"] == 0.5
+    assert experiment.replicate_of("wise/seed_1") == ("wise", 1) and experiment.replicate_of("wise") == ("wise", None)
+    keys = {name: sharing.stage_keys(cfg) for name, cfg in variants.items()}
+    a, b = keys["paper/seed_0"], keys["paper/seed_1"]
+    # the problems and the base model do not depend on the run's seed; every sample, draw and fine-tune does
+    for path in ("data/test.parquet", "data/train.parquet", "models/round_0"):
+        assert a[path] == b[path] == keys["wise/seed_1"][path], path
+    for path in ("round_0/eval/samples.parquet", "round_1/think/samples.parquet", "round_1/prune/sft_train.parquet",
+                 "models/round_1"):
+        assert a[path] != b[path], path
+    # within a seed the variants share as without replicates
+    assert keys["wise/seed_1"]["round_1/prune/sft_train.parquet"] == b["round_1/prune/sft_train.parquet"]
+    assert keys["wise/seed_1"]["models/round_1"] != b["models/round_1"]
+    # each replicate is compared with the reference's replicate of its seed
+    assert sharing.partners(variants) == {"paper/seed_0": "paper/seed_0", "paper/seed_1": "paper/seed_1",
+                                          "wise/seed_0": "paper/seed_0", "wise/seed_1": "paper/seed_1"}
+
+
+def test_replicates_as_a_list_of_seeds_with_validation_twins():
+    _, _, variants = _expand({**REPLICATED, "replicates": [7, 3], "validation": True})
+    assert list(variants) == [f"{v}/seed_{s}" for v in ("paper", "wise", "paper-val", "wise-val") for s in (7, 3)]
+    assert variants["wise-val/seed_3"]["seed"] == 3
+    assert variants["wise-val/seed_3"]["task"]["arith"]["evaluate_on"] == "validation"
+    assert sharing.partners(variants)["wise-val/seed_3"] == "paper-val/seed_3"
+    # the base seed is the run's: replicates: 2 over seed 5 are seeds 5 and 6
+    _, _, variants = _expand(REPLICATED, {**BASE, "seed": 5})
+    assert list(variants)[:2] == ["paper/seed_5", "paper/seed_6"]
+
+
+@pytest.mark.parametrize("exp, message", [
+    ({"replicates": 0}, r"experiment.replicates=0: give at least 1 seed"),
+    ({"replicates": [1, 2, 1]}, r"seed\(s\) \[1\] listed twice"),
+    ({"replicates": []}, "give a non-empty list of seeds"),
+    ({"replicates": [1, -2]}, "give a non-empty list of seeds"),
+    ({"replicates": "three"}, "give a number of seeds"),
+    ({"replicates": True}, "give a number of seeds"),
+    ({"replicates": 2, "variants": [{"name": "paper"}, {"name": "s", "set": {"seed": 3}}]},
+     "variant 's': sets seed, which experiment.replicates sets"),
+    ({"replicates": 2, "variants": [{"name": "paper"}, {"name": "a-b"}, {"name": "a_b"}]},
+     "'a-b/seed_0' and 'a_b/seed_0' differ only in"),
+    ({"claim_stderrs": 0}, "experiment.claim_stderrs=0: give a positive number"),
+    ({"claim_stderrs": "two"}, "experiment.claim_stderrs='two'"),
+])
+def test_bad_replicates_say_what_to_fix(exp, message):
+    with pytest.raises(ConfigError, match=message):
+        _expand({**REPLICATED, **exp})
+
+
+def test_replicates_share_the_base_model_and_problems_on_the_dag(tmp_path):
+    exp = {**TWO, "replicates": 2}
+    jobs = _dry_run_jobs(tmp_path, {**TINY, "experiment": exp})
+    rules = list(jobs.values())
+    # one base model and one set of problems for all four runs; round 0 evaluated once per seed (wise shares it)
+    assert rules.count("v_ref_seed_0_base_model") == 1 and not any(
+        r.endswith("_base_model") for r in rules if r != "v_ref_seed_0_base_model")
+    assert jobs["results/tiny/ref/seed_1/models/round_0"] == "share_folder"
+    assert jobs["results/tiny/ref/seed_1/round_0/eval/samples.parquet"] == "v_ref_seed_1_gather_samples"
+    assert jobs["results/tiny/wise/seed_1/round_0/eval/metrics.parquet"] == "share"
+    assert jobs["results/tiny/wise/seed_1/models/round_1"] == "v_wise_seed_1_finetune"
+    assert jobs["results/tiny/comparison/table.md"] == "experiment_report"
+
+
+def test_the_crossed_standard_error_against_a_direct_computation():
+    d = np.array([[0.0, 1.0, -1.0, 0.5],   # seed 0: per-problem differences
+                  [1.0, 1.0, 0.0, 0.5],    # seed 1
+                  [0.5, 0.0, 0.0, 1.0]])   # seed 2
+    seed_means, problem_means = [0.125, 0.625, 0.375], [0.5, 2 / 3, -1 / 3, 2 / 3]
+    seed_term = np.var(seed_means, ddof=1) / 3
+    problem_term = np.var(problem_means, ddof=1) / 4
+    assert compare.crossed_stderr(d) == pytest.approx((seed_term, problem_term, np.sqrt(seed_term + problem_term)))
+    one = compare.crossed_stderr(d[:1])
+    assert np.isnan(one[0]) and np.isnan(one[2]) and one[1] == pytest.approx(np.var(d[0], ddof=1) / 4)
+
+
+def test_the_claim_rule():
+    assert compare.verdict(0.05, 0.02, 2) == "better" and compare.verdict(0.03, 0.02, 2) == "not distinguishable"
+    assert compare.verdict(0.03, 0.02, 1) == "better" and compare.verdict(-0.05, 0.02, 2) == "worse"
+    assert compare.verdict(0.5, float("nan"), 2) == "one seed: no claim"
+
+
+def _verdicts(correct):
+    """VERDICTS of problems p0, p1, ... with these samples' correct_strict: {problem: [bool, ...]}."""
+    rows = [(p, c) for p, cs in correct.items() for c in cs]
+    return pd.DataFrame({"problem_id": [p for p, _ in rows], "correct_strict": [c for _, c in rows]})
+
+
+def test_paired_difference_over_seeds_against_a_direct_computation():
+    ref = {0: {"p0": [1, 0], "p1": [0, 0], "p2": [1, 1]}, 1: {"p0": [1, 1], "p1": [0, 1], "p2": [0, 0]}}
+    var = {0: {"p0": [1, 1], "p1": [1, 0], "p2": [1, 1]}, 1: {"p0": [1, 1], "p1": [1, 1], "p2": [1, 0]}}
+    pairs = {}
+    for s in (0, 1):
+        r, v = (_verdicts({p: [bool(x) for x in c] for p, c in d[s].items()}) for d in (ref, var))
+        pairs[f"ref/seed_{s}"] = (2, r, f"ref/seed_{s}", r)
+        pairs[f"var/seed_{s}"] = (2, v, f"ref/seed_{s}", r)
+    out = compare.paired_over_seeds(pairs, 2).set_index("variant")
+    # Pass@1: per seed and problem, the share correct minus the reference's
+    d1 = np.array([[1 - 0.5, 0.5 - 0, 1 - 1], [1 - 1, 1 - 0.5, 0.5 - 0]])
+    dn = np.array([[1 - 1, 1 - 0, 1 - 1], [1 - 1, 1 - 1, 1 - 0]])     # Pass@n: any sample correct
+    row = out.loc["var"]
+    assert (row["round"], row["against"], row["seeds"], row["problems"]) == (2, "ref", 2, 3)
+    assert row["pass@1_diff"] == pytest.approx(d1.mean()) and row["pass@n_diff"] == pytest.approx(dn.mean())
+    se = np.sqrt(np.var(d1.mean(axis=1), ddof=1) / 2 + np.var(d1.mean(axis=0), ddof=1) / 3)
+    assert row["pass@1_stderr"] == pytest.approx(se)
+    assert row["pass@1_verdict"] == compare.verdict(d1.mean(), se, 2)
+    assert out.loc["ref", "pass@1_diff"] == 0 and out.loc["ref", "pass@1_verdict"] == "(the reference)"
+    text = compare.markdown_over_seeds(pd.DataFrame(), out.reset_index(), "ref", 2)
+    assert f"| var | 2 | ref | 2 | {100 * d1.mean():+.1f} | {100 * se:.1f} (" in text
+    with pytest.raises(ValueError, match="'var' .seed 1. and 'ref' were evaluated on different problems"):
+        short = pairs["var/seed_1"][1]
+        compare.paired_over_seeds({**pairs, "var/seed_1": (2, short[short.problem_id != "p2"], "ref/seed_1",
+                                                           pairs["ref/seed_1"][1])}, 2)
+
+
+def test_over_seeds_gives_the_mean_and_spread_of_each_variant_and_round():
+    rows = [{"variant": f"{v}/seed_{s}", "round": r, "pass@1": p1, "pass@n": pn, "n": 4, "coverage": 0.5,
+             "distinct_correct": 1.0, "think_coverage": float("nan"), "sft_examples": 10.0 * s, "sft_distinct": 3.0,
+             "samples": 12, "wall_s": 100.0 + s}
+            for v, s, r, p1, pn in [("a", 0, 0, 0.5, 0.8), ("a", 1, 0, 0.7, 0.9), ("a", 2, 0, 0.6, 1.0),
+                                    ("b", 0, 0, 0.4, 0.8)]]
+    out = compare.over_seeds(pd.DataFrame(rows)).set_index("variant")
+    assert out.loc["a", "seeds"] == 3 and out.loc["b", "seeds"] == 1
+    assert out.loc["a", "pass@1"] == pytest.approx(0.6) and out.loc["a", "pass@1_sd"] == pytest.approx(0.1)
+    assert (out.loc["a", "pass@n_min"], out.loc["a", "pass@n_max"]) == (0.8, 1.0)
+    assert out.loc["a", "sft_examples"] == pytest.approx(10.0) and out.loc["a", "wall_s"] == pytest.approx(101.0)
+    assert np.isnan(out.loc["b", "pass@1_sd"])
+    text = compare.markdown_over_seeds(out.reset_index(), pd.DataFrame(), "a", 2)
+    assert "| a | 0 | 3 | 60.0 ± 10.0 [50.0, 70.0] | 90.0 ± 10.0 [80.0, 100.0] (n=4) |" in text
+    assert "| b | 0 | 1 | 40.0 ± - [40.0, 40.0] |" in text
+
+
+@pytest.mark.slow
+def test_a_tiny_experiment_with_replicates_end_to_end(tmp_path):
+    run = snakemake(tmp_path, {**TINY, "experiment": {**TWO, "replicates": 2}})
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = tmp_path / "results/tiny"
+    assert (out / "ref/seed_1/models/round_0").is_symlink() and not (out / "ref/seed_1/models/round_1").is_symlink()
+    table = pd.read_parquet(out / "comparison/table.parquet")   # every replicate's rows
+    assert sorted(set(table["variant"])) == ["ref/seed_0", "ref/seed_1", "wise/seed_0", "wise/seed_1"]
+    m = artifacts.read(str(out / "wise/seed_1/round_1/eval/metrics.parquet"), artifacts.METRICS)
+    row = table.set_index(["variant", "round"]).loc[("wise/seed_1", 1)]
+    assert row["pass@1"] == m[(m.metric == "pass@k_strict") & (m.k == 1)]["value"].item()
+    text = (out / "comparison/table.md").read_text()
+    mean = table[table["round"] == 1].groupby(table["variant"].str.split("/").str[0])["pass@1"].mean()
+    assert f"| wise | 1 | 2 | {100 * mean['wise']:.1f} ± " in text and "| ref | 1 | ref | 2 | +0.0 |" in text
+    assert re.search(r"\| wise \| 1 \| ref \| 2 \| [-+]\d+\.\d \| [\d.]+ \(.*\| (better|worse|not distinguishable) \|",
+                     text), text
+    assert (out / "comparison/pass1.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "comparison/model_cards").is_dir()

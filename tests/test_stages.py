@@ -394,8 +394,7 @@ def test_a_read_the_declaration_misses_is_caught(tmp_path):
 def test_a_run_reads_only_what_each_stage_declares(tmp_path, monkeypatch):
     """Every rule script's settings are recording dicts (TPT_RECORD_READS): each key its code read, per job, must
     be one its stage declares. (The fine-tune's settings reach it as JSON, through tpt.launch: its reads are
-    recorded in test_the_fine_tune_reads_only_what_it_declares. The base model's rule, model.smk, still hands
-    whole sections: its reads are recorded only once its params come from tpt.stages too.)"""
+    recorded in test_the_fine_tune_reads_only_what_it_declares.)"""
     folder = tmp_path / "reads"
     monkeypatch.setenv(stages.RECORD, str(folder))
     config = {**TINY, "think": {**TINY["think"], "temperatures": [0.9]}}
@@ -403,7 +402,7 @@ def test_a_run_reads_only_what_each_stage_declares(tmp_path, monkeypatch):
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = sorted(os.listdir(folder))
     assert {"problems_train.txt", "problems_test.txt", "generate_think_1.txt", "generate_eval_0.txt",
-            "verify_think.txt", "prune_1.txt"} <= set(jobs), jobs
+            "verify_think.txt", "prune_1.txt", "base_model.txt"} <= set(jobs), jobs
     cfg = _variants({}, {**config, "results": "results"})["a"]
     assert _undeclared(str(folder), cfg) == {}
 
@@ -446,8 +445,8 @@ def test_a_model_card_states_the_temperature_its_round_used():
 
 
 def test_the_base_model_reads_only_what_it_declares(tmp_path):
-    """The base model's rule (workflow/rules/model.smk) still hands whole sections; its script's calls are made
-    here with the base_model stage's recording settings, as workflow/scripts/base_model.py makes them. (tiny.warm_up
+    """The base model's script's calls, made here with the base_model stage's recording settings as the rule
+    (workflow/rules/model.smk) hands them, and checked key by key. (tiny.warm_up
     copies the finetune settings into a plain dict before training: the copy counts as reading every handed key,
     and tpt.train's reads of the copy are not recorded; test_the_fine_tune_reads_only_what_it_declares records
     those.)"""

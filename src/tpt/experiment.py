@@ -15,6 +15,10 @@ section:
         think.n: [4, 8]
       validation: true           # optional (built-in task): a twin <variant>-val of each variant, evaluated on
                                  # validation problems; it shares all its training with its variant
+      replicates: 3              # optional: every variant with 3 seeds (the run's seed and the next two), or a
+                                 # list of seeds [0, 7, 9]; results in <results>/<name>/<variant>/seed_<s>/
+      claim_stderrs: 2           # with replicates: a variant is better (or worse) than the reference only when
+                                 # its difference is above this many standard errors (tpt.compare.verdict)
 
 Every variant is a whole run of the workflow (workflow/rules/experiment.smk imports the Snakefile once per
 variant, as a Snakemake module). Work is shared by *stage keys* (tpt.sharing): each artifact's key is a hash of
@@ -22,15 +26,41 @@ exactly the config keys its stage reads and of the keys of the artifacts it is m
 artifact has the same key would compute the same thing: the later one links to the first one's (`shared`), so
 the problems, the base model, round 0's evaluation, and e.g. round 1's think, verify and prune of two variants
 that differ only in fine-tuning keys are computed once.
+
+Replicates (`replicates`) run each variant again with other run seeds (`seed`: every sample's seed, the draw of
+think problems, prune's draw and the fine-tune's data order derive from it; the problems and the built-in base
+model do not, so the replicates share them). A replicate is a variant named `<variant>/seed_<s>`.
 """
 import copy
 import itertools
 import re
 
+from tpt import paths
 from tpt.config import ConfigError, check
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-FIELDS = {"name", "reference", "variants", "grid", "validation"}
+FIELDS = {"name", "reference", "variants", "grid", "validation", "replicates", "claim_stderrs"}
+CLAIM_STDERRS = 2  # the claim rule's default (tpt.compare.verdict)
+REPLICATE = re.compile(r"^(?P<variant>.+)/seed_(?P<seed>\d+)$")  # a replicate's name (a variant's has no '/')
+
+
+def replicate_name(variant, seed):
+    return f"{variant}/seed_{seed}"
+
+
+def replicate_of(name):
+    """(variant, seed) of a replicate's name `<variant>/seed_<s>`; (name, None) for a variant without replicates."""
+    m = REPLICATE.match(name)
+    return (m.group("variant"), int(m.group("seed"))) if m else (name, None)
+
+
+def claim_stderrs(exp):
+    """The claim rule's threshold in standard errors (experiment.claim_stderrs), checked."""
+    value = (exp or {}).get("claim_stderrs", CLAIM_STDERRS)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"experiment.claim_stderrs={value!r}: give a positive number of standard errors (e.g. 1 "
+                          "or 2)")
+    return value
 
 
 def _flatten(overrides, prefix=""):
@@ -96,18 +126,28 @@ def expand(config, validate):
         overrides[vname] = over
     if exp.get("validation"):
         _add_validation_twins(overrides, reference, base["task"])
+    claim_stderrs(exp)
+    seeds = _seeds(exp.get("replicates"), base["seed"])
 
+    runs = {}  # each run's name -> (its variant, its seed or None, its overrides)
+    for vname in [reference] + [v for v in overrides if v != reference]:
+        if seeds and "seed" in overrides[vname]:
+            raise ConfigError(f"experiment variant {vname!r}: sets seed, which experiment.replicates sets for each "
+                              "replicate: remove one of them")
+        for seed in seeds or [None]:
+            extra = {"seed": seed} if seed is not None else {}
+            runs[replicate_name(vname, seed) if seeds else vname] = (vname, seed, {**overrides[vname], **extra})
     idents = {}
-    for vname in overrides:  # module and rule names: '-' and '.' become '_', so a-b and a_b would collide
-        other = idents.setdefault(identifier(vname), vname)
-        if other != vname:
-            raise ConfigError(f"experiment.variants: the names {other!r} and {vname!r} differ only in '-', '.' or "
+    for rname in runs:  # module and rule names: '-', '.' (and a replicate's '/') become '_': a-b and a_b collide
+        other = idents.setdefault(identifier(rname), rname)
+        if other != rname:
+            raise ConfigError(f"experiment.variants: the names {other!r} and {rname!r} differ only in '-', '.' or "
                               "'_': rename one")
     variants = {}
-    for vname in [reference] + [v for v in overrides if v != reference]:
-        where = f"experiment variant {vname!r}"
+    for rname, (vname, seed, over) in runs.items():
+        where = f"experiment variant {rname!r}"
         cfg = copy.deepcopy(base)
-        for dotted, value in overrides[vname].items():
+        for dotted, value in over.items():
             if dotted == "results":
                 raise ConfigError(f"{where}: results is set by the experiment (<results>/<name>/<variant>)")
             _set(cfg, dotted, value, where)
@@ -116,9 +156,30 @@ def expand(config, validate):
             check(cfg)
         except Exception as e:  # the schema's and check's messages name the key; add the variant
             raise ConfigError(f"{where}: {e}") from e
-        cfg["results"] = f"{base['results']}/{name}/{vname}"
-        variants[vname] = cfg
+        cfg["results"] = paths.variant(base["results"], name, vname, seed)
+        variants[rname] = cfg
     return name, reference, variants
+
+
+def _seeds(replicates, seed):
+    """The replicates' seeds: experiment.replicates N -> the run's seed and the N - 1 after it; a list -> itself;
+    absent -> [] (no replicates)."""
+    if replicates is None:
+        return []
+    if isinstance(replicates, bool) or not isinstance(replicates, (int, list)):
+        raise ConfigError(f"experiment.replicates={replicates!r}: give a number of seeds (e.g. 3) or a list of seeds")
+    if isinstance(replicates, int):
+        if replicates < 1:
+            raise ConfigError(f"experiment.replicates={replicates}: give at least 1 seed (or remove the key)")
+        return list(range(seed, seed + replicates))
+    if not replicates or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in replicates):
+        raise ConfigError(f"experiment.replicates={replicates!r}: give a non-empty list of seeds (whole numbers >= "
+                          "0)")
+    twice = sorted({s for s in replicates if replicates.count(s) > 1})
+    if twice:
+        raise ConfigError(f"experiment.replicates={replicates!r}: seed(s) {twice} listed twice (a replicate is another "
+                          "seed)")
+    return list(replicates)
 
 
 def _add_validation_twins(overrides, reference, task):
@@ -140,7 +201,8 @@ def _add_validation_twins(overrides, reference, task):
 
 
 def identifier(name):
-    """A variant's name as a Python identifier: its Snakemake module and the prefix of its rules."""
+    """A variant's (or replicate's) name as a Python identifier: its Snakemake module and the prefix of its
+    rules."""
     return "v_" + re.sub(r"\W", "_", name)
 
 

@@ -95,6 +95,11 @@ def model_card(results, round_):
     return report(results, f"model_cards/round_{round_}.md")
 
 
+def variant(results, name, variant_, seed=None):
+    """The results folder of an experiment's variant, or of one of its replicates (experiment.replicates)."""
+    return f"{results}/{name}/{variant_}" + (f"/seed_{seed}" if seed is not None else "")
+
+
 def experiment(results, name, file):
     """A file of an experiment itself (its comparison, its log), beside its variants' folders."""
     return f"{results}/{name}/{file}"

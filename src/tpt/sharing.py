@@ -11,7 +11,7 @@ import json
 import os
 import re
 
-from tpt import paths, stages
+from tpt import experiment, paths, stages
 from tpt.stages import code_task, settings
 
 HERE = "."  # an artifact is named by its path under a run's results folder: tpt.paths' path under "." made relative
@@ -151,11 +151,13 @@ def shared(variants):
 
 def partners(variants):
     """{variant: the variant it is compared with}: the first variant (the reference first) evaluated on the same
-    problems. That is the reference for every variant evaluated on the test problems, and the reference's twin for
-    the twins evaluated on validation problems (experiment.validation)."""
+    problems (and, for a replicate, with the same seed). That is the reference for every variant evaluated on the
+    test problems, and the reference's twin for the twins evaluated on validation problems (experiment.validation);
+    a replicate's is the reference's replicate of its seed."""
     first, out = {}, {}
     for name, cfg in variants.items():
-        out[name] = first.setdefault(stage_keys(cfg)[_rel(paths.problems(HERE, "test"))], name)
+        problems = stage_keys(cfg)[_rel(paths.problems(HERE, "test"))]
+        out[name] = first.setdefault((problems, experiment.replicate_of(name)[1]), name)
     return out
 
 

@@ -15,8 +15,8 @@ exactly the keys that `reads(cfg, stage, ...)` declares (a rule's `params:`, whi
 declaration makes the stage's key (tpt.sharing): a hash of the declared keys that change *what* is computed and
 of the keys of the artifacts the stage is made from. A stage cannot read a key it is not handed, so a key that
 changes what a stage computes is in that stage's key; tests/test_stages.py checks it by running the stages with
-recording settings (`Recorder`). (The base model's rule, workflow/rules/model.smk, still hands its script whole
-sections: its script's reads are checked against its declaration in the tests only.)
+recording settings (`Recorder`). (A rehearsal's base model, a miniature of a model family, is handed the whole
+task and finetune sections: rehearsals are not shared.)
 
 Keys that change *how* a stage runs, and not what it computes, are handed to the stages that read them but stay
 out of every key; they are listed in HOW, with the reason. A number of training processes, GPUs or nodes is not
@@ -109,6 +109,9 @@ def is_how(key):
 # Keys a stage is handed through another: think.temperatures reaches a round's jobs as that round's
 # think.temperature (sampling.round_temperature), so a round whose temperature stays the same is shared.
 THROUGH = {"think.temperatures": "think.temperature"}
+# Seeds whose null means the run's seed: handed resolved, so a stage's key holds the seed it really uses (an
+# experiment's replicates differ in the run's seed only; the stages that read these declare "seed" as well).
+RUN_SEED = ("prune.seed", "finetune.seed")
 
 
 # Not read by any stage: the run's layout and the report (a variant's report is its own, never shared).
@@ -185,7 +188,7 @@ def reads(cfg, stage, split=None, phase=None, round_=None):
         return ["verify.code.backend", "verify.code.allow_unsafe", "verify.code.time_factor"]
     if stage == "base_model":  # tiny.warm_up: the finetune settings, its own warm-up ones over them
         overridden = {"finetune.epochs", "finetune.learning_rate", "finetune.warmup_ratio", "finetune.method",
-                      "finetune.max_length", "finetune.lora"}
+                      "finetune.max_length", "finetune.lora", "finetune.seed"}
         return (["task.arith.seed", "task.arith.test_problems", "task.arith.train_problems",
                  "task.arith.warmup_problems", "task.arith.teacher_slip_rate", "model.builtin",
                  "resources.base_model.gpu"] + [k for k in _train(cfg) if k not in overridden])
@@ -200,6 +203,7 @@ def reads(cfg, stage, split=None, phase=None, round_=None):
         return ["verify.criterion"] + _judge(cfg) + _task(cfg, evaluation=phase == "eval")
     if stage == "prune":
         keys = [f"prune.{k}" for k in cfg["prune"] if k not in ("accumulate", "accumulate_cap")]
+        keys += ["seed"] if cfg["prune"]["seed"] is None else []  # RUN_SEED
         return keys + (["prune.accumulate", "prune.accumulate_cap"] if cfg["prune"]["accumulate"] and round_ > 1
                        else [])
     if stage == "finetune":
@@ -210,7 +214,8 @@ def reads(cfg, stage, split=None, phase=None, round_=None):
         procs = ["finetune.init", "finetune.distributed.strategy", "finetune.distributed.processes",
                  "finetune.distributed.main_process_port", "resources.finetune.gpu", "resources.finetune.nodes",
                  "threads.finetune"]
-        # what the model card (tpt.card) says of the data: the round's think settings, prune's and the scoring
+        # what the model card (tpt.card) says of the data: the round's think settings, prune's and the scoring;
+        # the run's seed (the card's, and finetune.seed's when that is null: RUN_SEED)
         card = ["model.base", "task.name", "think.n", "think.temperature", "think.max_new_tokens", "prune.strategy",
                 "prune.per_problem", "verify.criterion", "seed"]
         return _train(cfg) + mix + procs + card
@@ -245,6 +250,8 @@ def settings(cfg, stage, split=None, phase=None, round_=None, how=True):
             value = copy.deepcopy(_get(cfg, leaf))
             if leaf == "think.temperature" and round_ is not None:
                 value = round_temperature(cfg["think"], round_)
+            if leaf in RUN_SEED and value is None:
+                value = cfg["seed"]
             node = out
             *parents, last = leaf.split(".")
             for p in parents:

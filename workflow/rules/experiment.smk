@@ -82,6 +82,8 @@ rule experiment_report:
         owners=[list(t) for t in SHARED],
         partners=sharing.partners(VARIANTS),
         shared_models=SHARED_MODELS,
+        replicates="replicates" in config["experiment"],
+        claim_stderrs=experiment.claim_stderrs(config["experiment"]),
     script:
         "../scripts/experiment_report.py"
 

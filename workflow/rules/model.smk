@@ -17,9 +17,10 @@ rule base_model:
     resources:
         **job_resources("base_model"),
     params:
-        task=config["task"],
-        builtin=config["model"]["builtin"],
-        finetune=config["finetune"],
+        # what the stage reads (tpt.stages); a rehearsal's miniature reads the whole task and finetune sections
+        task=config["task"] if REHEARSAL else stages.param(config, "base_model", "task"),
+        builtin=stages.param(config, "base_model", "model.builtin"),
+        finetune=config["finetune"] if REHEARSAL else stages.param(config, "base_model", "finetune"),
         scratch=scratch_dir("base_model"),
         rehearsal=config["rehearsal"],  # a rehearsal's sizes, or False
         base=config["model"]["base"],

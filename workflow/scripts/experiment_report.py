@@ -30,20 +30,26 @@ for name, v in p.variants.items():
     round_ = min(v["rounds"], p.variants[partner]["rounds"])
     last[name] = (round_, verdicts(name, round_), partner, verdicts(partner, round_))
 tab = compare.table(eval_m, think_m, results, owners)
-paired = compare.paired_difference(last)
-with artifacts.atomic(out.table) as tmp:
+if p.replicates:  # the mean over seeds with its spread, the differences paired by seed and problem, the verdicts
+    shown = compare.over_seeds(tab)
+    text = compare.markdown_over_seeds(shown, compare.paired_over_seeds(last, p.claim_stderrs), p.reference,
+                                       p.claim_stderrs)
+else:
+    shown, text = tab, compare.markdown(tab, compare.paired_difference(last), p.reference)
+with artifacts.atomic(out.table) as tmp:  # every run's rows (a replicate's variant: <variant>/seed_<s>)
     tab.to_parquet(tmp, index=False)
 with artifacts.atomic(out.markdown) as tmp, open(tmp, "w") as f:
-    f.write(f"# Experiment {p.experiment}\n\n" + compare.markdown(tab, paired, p.reference))
+    f.write(f"# Experiment {p.experiment}\n\n" + text)
 with artifacts.atomic(out.pass1) as tmp:
-    compare.plot(tab, "pass@1", "Pass@1 strict", tmp)
+    compare.plot(shown, "pass@1", "Pass@1 strict", tmp)
 with artifacts.atomic(out.passk) as tmp:
-    compare.plot(tab, "pass@n", "Pass@n strict", tmp)
+    compare.plot(shown, "pass@n", "Pass@n strict", tmp)
 # the cards of the models several variants use: every variant that uses one, and what it sets otherwise
 os.makedirs(out.cards, exist_ok=True)
 for (owner, round_, users), model in zip(p.shared_models, snakemake.input.models):
     with open(os.path.join(model, "README.md")) as f:
-        text = card.shared_card(f.read(), owner, round_, users)
-    with artifacts.atomic(os.path.join(out.cards, f"{owner}_round_{round_}.md")) as tmp, open(tmp, "w") as f:
-        f.write(text)
-log.info("experiment %s:\n%s", p.experiment, compare.markdown(tab, paired, p.reference))
+        card_text = card.shared_card(f.read(), owner, round_, users)
+    name = owner.replace("/", "_")  # a replicate's: <variant>_seed_<s>
+    with artifacts.atomic(os.path.join(out.cards, f"{name}_round_{round_}.md")) as tmp, open(tmp, "w") as f:
+        f.write(card_text)
+log.info("experiment %s:\n%s", p.experiment, text)
