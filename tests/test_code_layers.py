@@ -29,7 +29,7 @@ FLOORS = [
     # one stage's logic each: scorers, tasks, sampling, training, diversity
     {"tpt.gsm8k_scorer", "tpt.scorers", "tpt.tasks", "tpt.tasks.arith", "tpt.tasks.gsm8k", "tpt.tasks.codecontests",
      "tpt.tasks.mbpp", "tpt.tasks.custom", "tpt.verify", "tpt.sampling", "tpt.sampling.hf", "tpt.sampling.vllm",
-     "tpt.train", "tpt.diversity"},
+     "tpt.train", "tpt.losses", "tpt.diversity"},
     # what reads several stages' artifacts or the whole config
     {"tpt.metrics", "tpt.prune", "tpt.cost", "tpt.config", "tpt.tiny", "tpt.stages"},
     # the outputs and the entry points: report, comparison, experiments, rehearsal, estimate, launcher, judge CLI

@@ -123,7 +123,7 @@ def test_difficulty_gives_more_to_problems_the_model_rarely_solves():
 
 def test_accumulate_pools_earlier_rounds_newest_first_without_repeats_and_capped():
     earlier = pd.DataFrame({"sample_id": ["old/0", "old/1", "a/1x"], "problem_id": ["old", "old", "c"],
-                            "prompt": "Q", "completion": ["x", "y", "only"]})
+                            "prompt": "Q", "completion": ["x", "y", "only"], "weight": 1.0})
     rows = [("c", 0, "only", True, False), ("d", 0, "new", True, False)]
     cfg = {**PAPER, "accumulate": True, "accumulate_cap": None}
     train, _ = prune(*_round(rows), cfg, 2, earlier)
@@ -140,10 +140,11 @@ def test_the_schema_describes_each_registered_variant():
 
     import yaml
 
-    from tpt.prune import ALLOCATIONS, SELECTORS
+    from tpt.prune import ALLOCATIONS, SELECTORS, WEIGHTS
 
     schema = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..", "workflow", "schemas",
                                               "config.schema.yaml")))
     props = schema["properties"]["prune"]["properties"]
     assert all(name in props["select"]["description"] for name in SELECTORS)
     assert all(name in props["allocation"]["description"] for name in ALLOCATIONS)
+    assert props["weights"]["enum"] == list(WEIGHTS) and all(w in props["weights"]["description"] for w in WEIGHTS)

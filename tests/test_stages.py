@@ -292,8 +292,8 @@ def test_every_schema_key_is_read_by_a_stage_or_has_its_reason():
     read = set()
     for base in (BASE, CODE, {**BASE, "sampling": {"backend": "vllm"}, "finetune": {"method": "lora"}},
                  {**CODE, "task": {"name": "custom", "custom": {"train": "t.jsonl", "test": "t.jsonl"}}},
-                 {**BASE, "prune": {"accumulate": True, "accumulate_cap": 9},
-                  "finetune": {"interpolate": {"ratio": 0.5}}}):
+                 {**BASE, "prune": {"accumulate": True, "accumulate_cap": 9, "weights": "dco"},
+                  "finetune": {"interpolate": {"ratio": 0.5}, "loss": "gem"}}):
         cfg = _variants({}, base)["a"]
         jobs = [("problems", s, None, None) for s in ("train", "test")] + [("judge_selftest", None, None, None)]
         jobs += [(st, None, ph, r) for st in ("generate", "verify") for ph in ("think", "eval") for r in (1, 2)]
@@ -397,7 +397,8 @@ def test_a_run_reads_only_what_each_stage_declares(tmp_path, monkeypatch):
     recorded in test_the_fine_tune_reads_only_what_it_declares.)"""
     folder = tmp_path / "reads"
     monkeypatch.setenv(stages.RECORD, str(folder))
-    config = {**TINY, "think": {**TINY["think"], "temperatures": [0.9]}}
+    config = {**TINY, "think": {**TINY["think"], "temperatures": [0.9]}, "prune": {**TINY["prune"], "weights": "dco"},
+              "finetune": {**TINY["finetune"], "loss": "gem"}}
     run = snakemake(tmp_path, config)
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = sorted(os.listdir(folder))

@@ -95,12 +95,14 @@ VERDICTS = pa.schema([
     ("wall_s", pa.float64()),     # seconds spent judging the sample
 ])
 
-# The pruned SFT sets (train and validation) of a round.
+# The pruned SFT sets (train and validation) of a round. weight: the example's weight in the loss (1 unless
+# prune.weights sets one: tpt.prune.example_weights).
 SFT = pa.schema([
     ("sample_id", pa.string()),
     ("problem_id", pa.string()),
     ("prompt", pa.string()),
     ("completion", pa.string()),
+    ("weight", pa.float64()),
 ])
 
 # Metrics in long form: one row per (round, metric, k). k is null for metrics without one; stderr is null where

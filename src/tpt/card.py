@@ -21,7 +21,11 @@ def training_card(info, figures):
     recipe = (f"{ft['method']} fine-tuning" + (f" (LoRA r={ft['lora']['r']}, merged)" if ft["method"] == "lora" else "")
               + f", {ft['epochs']:g} epoch(s), learning rate {ft['learning_rate']:g} ({ft['lr_scheduler']}, "
               f"warm-up {ft['warmup_ratio']:g}), batch {ft['batch_size']} x {ft['grad_accum']} accumulation, "
-              f"max length {ft['max_length']}, loss on the completion only")
+              f"max length {ft['max_length']}, "
+              + (f"GEM loss (beta {ft['gem']['beta']:g}, {ft['gem']['h']})" if ft.get("loss") == "gem" else
+                 "cross-entropy") + " on the completion only"
+              + (f", examples weighted by dco (N {prune['dco']['n']}, floor {prune['dco']['floor']:g})"
+                 if prune.get("weights") == "dco" else ""))
     lines = [
         "---", "library_name: transformers", "tags: [tpt, think-prune-train]",
         f"base_model: {info['base_model']}" if info["base_model"] != "builtin" else "base_model: null", "---", "",

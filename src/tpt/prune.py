@@ -14,6 +14,9 @@ Variants against the loss of diversity over rounds (see tpt.diversity), each one
   arXiv 2407.13690).
 - `accumulate`: train on this round's set plus the earlier rounds' (deduplicated; `accumulate_cap` examples at
   most, the newest first).
+- `weights` (WEIGHTS): each example's weight in the fine-tune's loss (the SFT's `weight` column): `none` (1 each:
+  the paper) or `dco`: F(N, p) of its problem's think pass rate p (DCO, arXiv 2502.07154), at least `dco.floor`,
+  which moves the gradient towards the problems the model rarely solves.
 """
 import math
 
@@ -83,6 +86,26 @@ def allocate(df, solve_rate, cfg, code):
     return pd.concat(parts) if parts else df.head(0)
 
 
+def dco_weight(p, n):
+    """F(N, p) = N p (1 - p)^(N - 1) / (1 - (1 - p)^N) (DCO, arXiv 2502.07154): the share of a problem's Pass@N
+    gradient that one correct sample carries, for a problem solved in a share p of the samples. 1 as p -> 0, 0 at
+    p = 1; e.g. 0.30 at p = 0.25 and 0.03 at p = 0.5 for N = 8."""
+    if p <= 0:
+        return 1.0
+    return n * p * (1 - p) ** (n - 1) / (1 - (1 - p) ** n)
+
+
+def example_weights(problem_ids, solve_rate, cfg):
+    """Each kept example's weight (prune.weights): 1, or dco's F(N, p) of its problem, at least dco.floor."""
+    if cfg.get("weights", "none") == "none":
+        return [1.0] * len(problem_ids)
+    dco = cfg["dco"]
+    return [max(dco_weight(solve_rate[pid], dco["n"]), dco["floor"]) for pid in problem_ids]
+
+
+WEIGHTS = ("none", "dco")  # prune.weights
+
+
 def accumulate(train, earlier, cap):
     """This round's training set followed by the earlier rounds' examples it does not already hold (same problem
     and text), newest first, cut to `cap` examples (null: no cap)."""
@@ -127,6 +150,8 @@ def prune(samples, verdicts, cfg, round_, earlier=None):
                           "The model solves none of these problems: check the think samples and verdicts of this "
                           "round, or start from a stronger model")
 
+    df = df.assign(weight=example_weights(df["problem_id"], solve_rate, cfg))
+
     # Hold out whole problems for validation, in a seeded order, until they hold val_size examples (at most half
     # the problems: training comes first), so no problem sits in both sets.
     shuffled = df.sample(frac=1.0, random_state=cfg["seed"] + round_)
@@ -137,7 +162,7 @@ def prune(samples, verdicts, cfg, round_, earlier=None):
     train = shuffled[~shuffled["problem_id"].isin(val_problems)]
     if cfg["size"] is not None:
         train = train.head(cfg["size"])
-    cols = ["sample_id", "problem_id", "prompt", "completion"]
+    cols = ["sample_id", "problem_id", "prompt", "completion", "weight"]
     train = train[cols].reset_index(drop=True)
     if earlier is not None and cfg.get("accumulate"):  # round 1 reads no accumulate key (tpt.stages)
         train = accumulate(train, earlier[cols], cfg.get("accumulate_cap"))

@@ -31,7 +31,8 @@ import pandas as pd
 SIZES = {"train_problems": 8, "test_problems": 8, "n": 4, "max_new_tokens": 256, "rounds": 1, "warmup_epochs": 60}
 LIMITS = {"shards": 2, "processes": 2, "tensor_parallel": 2}  # CPU jobs and processes
 # the warm-up SFT that makes the miniature half know the rehearsal's own train problems (epochs: SIZES)
-WARMUP = {"learning_rate": 0.003, "warmup_ratio": 0.05, "batch_size": 8, "lr_scheduler": "cosine", "seed": 0}
+WARMUP = {"learning_rate": 0.003, "warmup_ratio": 0.05, "batch_size": 8, "lr_scheduler": "cosine", "seed": 0,
+          "loss": "ce"}
 CODE_WARMUP_FACTOR = 2  # code tasks: warm-up epochs x this (their look-up programs are harder to learn by heart)
 FAMILY_FILES = ("config", "tokenizer_config", "generation_config")
 

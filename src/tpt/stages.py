@@ -176,8 +176,9 @@ def _train(cfg, section="finetune"):
     """The finetune keys tpt.train.finetune reads (LoRA's only with finetune.method: lora)."""
     keys = ["epochs", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size", "grad_accum", "weight_decay",
             "max_grad_norm", "bf16", "seed", "save_steps", "logging_steps", "gradient_checkpointing",
-            "attn_implementation", "report_to", "method", "max_length"]
-    return [f"{section}.{k}" for k in keys] + ([f"{section}.lora"] if cfg["finetune"]["method"] == "lora" else [])
+            "attn_implementation", "report_to", "method", "max_length", "loss"]
+    return [f"{section}.{k}" for k in keys] + ([f"{section}.lora"] if cfg["finetune"]["method"] == "lora" else []) \
+        + ([f"{section}.gem"] if cfg["finetune"]["loss"] == "gem" else [])
 
 
 def reads(cfg, stage, split=None, phase=None, round_=None):
@@ -188,7 +189,7 @@ def reads(cfg, stage, split=None, phase=None, round_=None):
         return ["verify.code.backend", "verify.code.allow_unsafe", "verify.code.time_factor"]
     if stage == "base_model":  # tiny.warm_up: the finetune settings, its own warm-up ones over them
         overridden = {"finetune.epochs", "finetune.learning_rate", "finetune.warmup_ratio", "finetune.method",
-                      "finetune.max_length", "finetune.lora", "finetune.seed"}
+                      "finetune.max_length", "finetune.lora", "finetune.seed", "finetune.loss", "finetune.gem"}
         return (["task.arith.seed", "task.arith.test_problems", "task.arith.train_problems",
                  "task.arith.warmup_problems", "task.arith.teacher_slip_rate", "model.builtin",
                  "resources.base_model.gpu"] + [k for k in _train(cfg) if k not in overridden])
@@ -202,7 +203,8 @@ def reads(cfg, stage, split=None, phase=None, round_=None):
     if stage == "verify":
         return ["verify.criterion"] + _judge(cfg) + _task(cfg, evaluation=phase == "eval")
     if stage == "prune":
-        keys = [f"prune.{k}" for k in cfg["prune"] if k not in ("accumulate", "accumulate_cap")]
+        keys = [f"prune.{k}" for k in cfg["prune"] if k not in ("accumulate", "accumulate_cap", "dco")]
+        keys += ["prune.dco"] if cfg["prune"]["weights"] == "dco" else []
         keys += ["seed"] if cfg["prune"]["seed"] is None else []  # RUN_SEED
         return keys + (["prune.accumulate", "prune.accumulate_cap"] if cfg["prune"]["accumulate"] and round_ > 1
                        else [])
@@ -217,7 +219,8 @@ def reads(cfg, stage, split=None, phase=None, round_=None):
         # what the model card (tpt.card) says of the data: the round's think settings, prune's and the scoring;
         # the run's seed (the card's, and finetune.seed's when that is null: RUN_SEED)
         card = ["model.base", "task.name", "think.n", "think.temperature", "think.max_new_tokens", "prune.strategy",
-                "prune.per_problem", "verify.criterion", "seed"]
+                "prune.per_problem", "prune.weights", "verify.criterion", "seed"]
+        card += ["prune.dco"] if cfg["prune"]["weights"] == "dco" else []
         return _train(cfg) + mix + procs + card
     raise ValueError(f"unknown stage {stage!r}")
 

@@ -66,7 +66,7 @@ def warm_up(init_model, out_dir, warmup, builtin, finetune_cfg, scratch_dir, thr
 
     rows = [{"sample_id": pid, "prompt": arith.prompt(q), "completion": s}
             for pid, q, s in zip(warmup["problem_id"], warmup["question"], warmup["solution"])]
-    cfg = {**finetune_cfg, **builtin["warmup"], "method": "full", "max_length": builtin["max_length"]}
+    cfg = {**finetune_cfg, **builtin["warmup"], "method": "full", "max_length": builtin["max_length"], "loss": "ce"}
     return train.finetune(init_model, out_dir, rows, [], cfg, scratch_dir, threads=threads), len(rows)
 
 

@@ -1,8 +1,10 @@
 """Train: supervised fine-tuning on pruned samples, with the HF `Trainer` (full fine-tuning or LoRA via PEFT).
 
 The loss covers the completion only; the prompt is rendered with the same chat template as generation, and the
-completion ends with the tokenizer's EOS, so the model learns to stop where generation stops it. Weights stay in
-fp32 (the master copy); on a GPU with bf16 the forward/backward passes run in bf16 autocast.
+completion ends with the tokenizer's EOS, so the model learns to stop where generation stops it. The loss is the
+model's own cross-entropy (the paper's), or, with finetune.loss: gem or examples weighted by prune.weights,
+tpt.losses' (`WeightedTrainer`). Weights stay in fp32 (the master copy); on a GPU with bf16 the forward/backward
+passes run in bf16 autocast.
 
 Checkpoints go to a scratch folder outside the rule's declared output: Snakemake deletes a declared output before
 a rerun, and a killed job should resume from its newest checkpoint, not start over.
@@ -22,10 +24,10 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, Print
                           TrainerCallback, TrainingArguments, set_seed)
 from transformers.utils import logging as hf_logging
 
-from tpt import artifacts
+from tpt import artifacts, losses
 from tpt.chat import render_prompt
 
-IGNORE = -100  # label of tokens that carry no loss
+IGNORE = losses.IGNORE  # label of tokens that carry no loss
 log = logging.getLogger("tpt.train")
 
 
@@ -43,11 +45,13 @@ def encode(tokenizer, rows, max_length):
                 f"more than finetune.max_length={max_length}: raise finetune.max_length or lower the sampling's "
                 "max_new_tokens")
         features.append({"input_ids": prompt_ids + completion_ids,
-                         "labels": [IGNORE] * len(prompt_ids) + completion_ids})
+                         "labels": [IGNORE] * len(prompt_ids) + completion_ids,
+                         "weight": float(row.get("weight", 1.0))})
     return features
 
 
-def _collate(pad_id):
+def _collate(pad_id, weights=False):
+    """Pad a batch; with weights, the examples' weights too (for WeightedTrainer, which takes them out)."""
     def collate(batch):
         width = max(len(f["input_ids"]) for f in batch)
         ids = torch.full((len(batch), width), pad_id)
@@ -56,8 +60,33 @@ def _collate(pad_id):
         for i, f in enumerate(batch):
             n = len(f["input_ids"])
             ids[i, :n], labels[i, :n], mask[i, :n] = torch.tensor(f["input_ids"]), torch.tensor(f["labels"]), 1
-        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        out = {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        if weights:
+            out["weights"] = torch.tensor([f["weight"] for f in batch], dtype=torch.float32)
+        return out
     return collate
+
+
+class WeightedTrainer(Trainer):
+    """The Trainer with tpt.losses' loss: finetune.loss (ce or gem) and the examples' weights. Its loss is
+    normalised by the accumulated batch's completion tokens, as the model's own. Evaluation keeps the plain
+    cross-entropy, so that eval_loss compares across losses and weightings."""
+
+    def __init__(self, *args, loss="ce", gem=None, **kwargs):
+        super().__init__(*args, compute_loss_func=self._loss, **kwargs)
+        gem = gem or {}
+        self.loss_settings = {"loss": loss, "beta": gem.get("beta", 0.7), "h": gem.get("h", "linear")}
+        self._weights, self._training = None, True
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        self._weights, self._training = inputs.pop("weights", None), model.training
+        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+    def _loss(self, outputs, labels, num_items_in_batch=None):
+        if not self._training:
+            return losses.sft_loss(outputs.logits, labels, num_items=num_items_in_batch)
+        return losses.sft_loss(outputs.logits, labels, self._weights, num_items=num_items_in_batch,
+                               **self.loss_settings)
 
 
 class LogToFile(TrainerCallback):
@@ -137,9 +166,13 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
 
     train_set = encode(tokenizer, train_rows, cfg["max_length"])
     val_set = encode(tokenizer, val_rows, cfg["max_length"]) if len(val_rows) else None
-    trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
-                      data_collator=_collate(tokenizer.pad_token_id), processing_class=tokenizer,
-                      callbacks=[LogToFile()] + (callbacks or []))
+    # the model's own cross-entropy (the paper's), unless a loss or weights ask for tpt.losses'
+    weighted = cfg.get("loss", "ce") != "ce" or any(f["weight"] != 1.0 for f in train_set)
+    kind, extra = (WeightedTrainer, {"loss": cfg.get("loss", "ce"), "gem": cfg.get("gem")}) if weighted \
+        else (Trainer, {})
+    trainer = kind(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
+                   data_collator=_collate(tokenizer.pad_token_id, weights=weighted), processing_class=tokenizer,
+                   callbacks=[LogToFile()] + (callbacks or []), **extra)
     trainer.remove_callback(PrinterCallback)  # our callback logs the same lines to the rule's log too
     resume = newest_checkpoint(scratch_dir)
     result = trainer.train(resume_from_checkpoint=resume)
