@@ -88,7 +88,7 @@ def fsdp_step(out, cpu, report):
     from snakemake.utils import validate
     from transformers import AutoModelForCausalLM
 
-    from tpt import artifacts, paths
+    from tpt import artifacts, paths, stages
 
     results = os.path.join(out, "results")
     with open(os.path.join(REPO, "config.yaml")) as f:
@@ -102,7 +102,7 @@ def fsdp_step(out, cpu, report):
     os.makedirs(step, exist_ok=True)
     artifacts.write(rows.iloc[:batch], os.path.join(step, "train.parquet"), artifacts.SFT)
     artifacts.write(rows.iloc[:2], os.path.join(step, "val.parquet"), artifacts.SFT)
-    cfg = {**config["finetune"], "epochs": 1, "batch_size": batch, "grad_accum": 1, "save_steps": 1,
+    cfg = {**stages.param(config, "finetune", "finetune", round_=1), "epochs": 1, "batch_size": batch, "grad_accum": 1, "save_steps": 1,
            "warmup_ratio": 0}  # one step, at the full learning rate (a warm-up would make it 0)
     model = paths.model_dir(results, 0)
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",

@@ -43,7 +43,7 @@ for r in range(7):
         paths[r, "think"] = f"{work}/think_{r}.parquet"
         artifacts.write(think, paths[r, "think"], artifacts.SAMPLES)
         paths[r, "sft"] = f"{work}/sft_{r}.parquet"
-        artifacts.write(think.iloc[::5], paths[r, "sft"], artifacts.SFT)  # ~1,000 examples a round
+        artifacts.write(think.iloc[::5].assign(weight=1.0), paths[r, "sft"], artifacts.SFT)  # ~1,000 a round
 for r in range(7):  # the benchmark files of a run in `work`, as Snakemake writes them
     os.makedirs(os.path.dirname(tpt_paths.benchmark(work, "x", r)))
     for stage in ["generate_eval_0", "verify_eval", "eval_metrics"] + (

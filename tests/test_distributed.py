@@ -29,7 +29,7 @@ CFG = {"method": "full", "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_mo
        "save_steps": 2, "logging_steps": 1, "gradient_checkpointing": False,
        "distributed": {"strategy": "auto", "processes": None, "main_process_port": 29500}}
 ROWS = [{"sample_id": f"s{i}", "problem_id": f"p{i}", "prompt": f"Mia has {i} apples. How many apples does Mia have?",
-         "completion": f"She has {i}.\n#### {i}"} for i in range(2, 34)]
+         "completion": f"She has {i}.\n#### {i}", "weight": 1.0} for i in range(2, 34)]
 
 
 def _config(gpu=0, nodes=1, **distributed):
