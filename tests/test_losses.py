@@ -130,3 +130,14 @@ def test_the_weighted_trainer_with_weights_of_one_trains_as_the_plain_one(tiny_m
     assert used == ["ce", "gem", "ce"]
     # one optimizer step (8 examples, batch 4 x 2 accumulated): train_loss is the loss before the update
     assert gem != pytest.approx(plain, rel=1e-3) and heavy == pytest.approx(3 * plain, rel=1e-5)
+
+
+def test_the_schema_lists_the_losses_of_tpt_losses():
+    import os
+
+    import yaml
+
+    schema = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..", "workflow", "schemas",
+                                              "config.schema.yaml")))
+    ft = schema["properties"]["finetune"]["properties"]
+    assert ft["loss"]["enum"] == list(losses.LOSSES) and ft["gem"]["properties"]["h"]["enum"] == list(losses.GEM_H)
