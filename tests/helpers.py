@@ -1,7 +1,9 @@
 """Helpers shared by the test modules: the tiny workflow config and the ways to run Snakemake on it."""
+import datetime
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -87,3 +89,31 @@ SLURM_TESTS = [
     pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
                        reason="SLURM test needs root (apt-get, /etc/slurm, daemons)"),
 ]
+SLURM_ARGS = ["--profile", os.path.join(REPO, "profiles", "slurm"),
+              # a tiny workflow: poll fast, no network filesystem to wait for; squeue notices an external scancel
+              # at once (../shared/notes/slurm.md: the plugin can miss sacct's "CANCELLED by 0")
+              "--slurm-init-seconds-before-status-checks", "2", "--slurm-status-command", "squeue",
+              "--latency-wait", "5", "--jobs", "4", "--retries", "0",
+              "--default-resources", "slurm_partition=debug", "runtime=10", "mem_mb=1500", "cpus_per_task=threads"]
+
+
+def slurm_now():
+    """A moment just before now, as sacct's -S takes it."""
+    return (datetime.datetime.now() - datetime.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def cancel_when_running(cmd, comment, timeout):
+    """Run Snakemake (cmd) and scancel the SLURM job whose comment (the plugin's rule_<rule>_wildcards_<values>)
+    is `comment` as soon as it runs. Returns (the cancelled job's id or None, Snakemake's return code, its
+    output)."""
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cancelled, deadline = None, time.time() + timeout
+    while cancelled is None and time.time() < deadline and run.poll() is None:
+        out = subprocess.run(["squeue", "-h", "-o", "%i|%k|%T"], capture_output=True, text=True).stdout
+        for job_id, job_comment, state in (line.split("|") for line in out.splitlines() if line.count("|") == 2):
+            if job_comment == comment and state == "RUNNING":
+                subprocess.run(["scancel", job_id], check=True)
+                cancelled = job_id
+        time.sleep(0.5)
+    log = run.communicate(timeout=timeout)[0]
+    return cancelled, run.returncode, log

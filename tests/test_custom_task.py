@@ -256,14 +256,19 @@ def prompt(question):
 '''
 
 
-def test_a_task_package_is_found_through_its_entry_point(tmp_path, monkeypatch):
-    # a real installed distribution (a .dist-info with entry_points.txt) on sys.path: importlib.metadata finds it
+def _install_plugged(tmp_path, monkeypatch):
+    """PACKAGE as a real installed distribution (a .dist-info with entry_points.txt) on sys.path: importlib.metadata
+    finds it."""
     (tmp_path / "plugged_task.py").write_text(PACKAGE)
     info = tmp_path / "plugged_task-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: plugged-task\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[tpt.tasks]\nplugged = plugged_task\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_a_task_package_is_found_through_its_entry_point(tmp_path, monkeypatch):
+    _install_plugged(tmp_path, monkeypatch)
     assert "plugged" in tasks.names() and "plugged" not in tasks.code_tasks()
     config = _config({"task": {"name": "plugged", "options": {"greeting": "hello"}}, "model": {"base": "org/m"}})
     check(config)  # the registry's names are the schema's: no enum to edit
@@ -278,12 +283,7 @@ def test_the_estimate_reads_a_task_package_with_its_options(tmp_path, monkeypatc
     from tpt import estimate, tiny
     from tpt.chat import render_prompt
 
-    (tmp_path / "plugged_task.py").write_text(PACKAGE)
-    info = tmp_path / "plugged_task-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: plugged-task\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[tpt.tasks]\nplugged = plugged_task\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _install_plugged(tmp_path, monkeypatch)
     config = check(_config({"task": {"name": "plugged", "options": {"greeting": "hello there"}},
                             "model": {"base": "org/m"}}))
     tokenizer = tiny.build_tokenizer(["Plugged: hello there", "Plugged: hi"])

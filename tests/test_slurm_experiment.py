@@ -2,28 +2,18 @@
 two-variant experiment through --profile slurm. The light rules (and the share links, the comparison) run in
 Snakemake's process, the variants' heavy jobs are submitted; the variant's fine-tune, cancelled with scancel, is
 rerun alone with what follows it, and the comparison is built."""
-import datetime
 import os
 import subprocess
 import sys
-import time
 
-from helpers import REPO, SLURM_TESTS, TINY, _merge, command
+from helpers import SLURM_ARGS, SLURM_TESTS, TINY, _merge, cancel_when_running, command, slurm_now
 
 pytestmark = SLURM_TESTS
 
-SLURM_ARGS = ["--profile", os.path.join(REPO, "profiles", "slurm"),
-              "--slurm-init-seconds-before-status-checks", "2", "--slurm-status-command", "squeue",
-              "--latency-wait", "5", "--jobs", "4", "--retries", "0",
-              "--default-resources", "slurm_partition=debug", "runtime=10", "mem_mb=1500", "cpus_per_task=threads"]
 EXPERIMENT = {"name": "tiny", "reference": "ref",
               "variants": [{"name": "ref"}, {"name": "lr", "set": {"finetune.learning_rate": 1e-3}}]}
 FINETUNE_LR = "rule_v_lr_finetune_wildcards_1"  # the plugin's job comment: rule_<rule>_wildcards_<values>
 HEAVY = {"generate", "verify", "finetune"}
-
-
-def _now():
-    return (datetime.datetime.now() - datetime.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _submitted(since, before=()):
@@ -46,19 +36,10 @@ def test_an_experiment_through_the_slurm_profile(slurm_cluster, tmp_path, tiny_m
     cmd = command(tmp_path, config, *SLURM_ARGS)
 
     # first run: cancel the variant's fine-tune as soon as SLURM runs it; the reference finishes (keep-going)
-    since = _now()
-    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    cancelled, deadline = None, time.time() + 400
-    while cancelled is None and time.time() < deadline and first.poll() is None:
-        out = subprocess.run(["squeue", "-h", "-o", "%i|%k|%T"], capture_output=True, text=True).stdout
-        for job_id, comment, state in (line.split("|") for line in out.splitlines() if line.count("|") == 2):
-            if comment == FINETUNE_LR and state == "RUNNING":
-                subprocess.run(["scancel", job_id], check=True)
-                cancelled = job_id
-        time.sleep(0.5)
-    log = first.communicate(timeout=400)[0]
+    since = slurm_now()
+    cancelled, returncode, log = cancel_when_running(cmd, FINETUNE_LR, 400)
     assert cancelled, "the variant's fine-tune never ran:\n" + log[-3000:]
-    assert first.returncode != 0, log[-3000:]
+    assert returncode != 0, log[-3000:]
     res = tmp_path / "results/tiny"
     assert (res / "ref/report/summary.md").exists(), log[-3000:]           # the reference went on to its report
     assert not (res / "comparison/table.md").exists()
@@ -73,7 +54,7 @@ def test_an_experiment_through_the_slurm_profile(slurm_cluster, tmp_path, tiny_m
     assert (res / "lr/round_1/prune/sft_train.parquet").is_symlink()
 
     # the same command again: only the variant's fine-tune and what follows it are submitted
-    since2 = _now()
+    since2 = slurm_now()
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     rerun = sorted(_submitted(since2, before=jobs).values())

@@ -1,29 +1,19 @@
 """Faults on a real SLURM cluster (opt-in like tests/test_slurm.py: TPT_SLURM_TESTS=1, as root): a generation
 shard cancelled with scancel is the only job the next run redoes."""
-import datetime
 import os
 import subprocess
 import sys
 import time
 
-from helpers import REPO, SLURM_TESTS, TINY, _merge, command, kill_snakemake_when
+from helpers import (SLURM_ARGS, SLURM_TESTS, TINY, _merge, cancel_when_running, command, kill_snakemake_when,
+                     slurm_now)
 
 pytestmark = SLURM_TESTS
 
-SLURM_ARGS = ["--profile", os.path.join(REPO, "profiles", "slurm"),
-              # a tiny workflow: poll fast, no network filesystem to wait for; squeue notices an external scancel
-              # at once (../shared/notes/slurm.md: the plugin can miss sacct's "CANCELLED by 0")
-              "--slurm-init-seconds-before-status-checks", "2", "--slurm-status-command", "squeue",
-              "--latency-wait", "5", "--jobs", "4", "--retries", "0",
-              "--default-resources", "slurm_partition=debug", "runtime=10", "mem_mb=1500", "cpus_per_task=threads"]
 
 
 # the plugin's job comment: rule_<rule>_wildcards_<values in order> (round, phase, shard)
 SHARD_1 = "rule_generate_wildcards_0_eval_1"
-
-
-def _now():
-    return (datetime.datetime.now() - datetime.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _jobs(since):
@@ -44,19 +34,10 @@ def test_a_cancelled_shard_is_the_only_job_rerun(slurm_cluster, tmp_path, tiny_m
     cmd = command(tmp_path, config, "results/round_0/eval/samples.parquet", *SLURM_ARGS)
 
     # first run: cancel shard 1's job as soon as SLURM runs it; the sibling shards finish (keep-going)
-    since = _now()
-    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    cancelled, deadline = None, time.time() + 300
-    while cancelled is None and time.time() < deadline and first.poll() is None:
-        out = subprocess.run(["squeue", "-h", "-o", "%i|%k|%T"], capture_output=True, text=True).stdout
-        for job_id, comment, state in (line.split("|") for line in out.splitlines() if line.count("|") == 2):
-            if comment == SHARD_1 and state == "RUNNING":
-                subprocess.run(["scancel", job_id], check=True)
-                cancelled = job_id
-        time.sleep(0.5)
-    log = first.communicate(timeout=300)[0]
+    since = slurm_now()
+    cancelled, returncode, log = cancel_when_running(cmd, SHARD_1, 300)
     assert cancelled, "shard 1 never ran:\n" + log[-3000:]
-    assert first.returncode != 0, log[-3000:]
+    assert returncode != 0, log[-3000:]
     shards = tmp_path / "results/round_0/eval/shards"
     done = {p.name: p.stat().st_mtime_ns for p in shards.glob("samples_*.parquet")}
     assert sorted(done) == ["samples_0.parquet", "samples_2.parquet"], log[-3000:]
@@ -95,7 +76,7 @@ def test_snakemake_killed_during_a_slurm_finetune_resumes_from_its_checkpoint(sl
     while subprocess.run(["squeue", "-h", "-j", ",".join(orphans)], capture_output=True, text=True).stdout.strip():
         time.sleep(0.5)
 
-    since = _now()
+    since = slurm_now()
     before = _jobs(since)  # the cancelled job is in sacct's window: it ended after `since`
     assert subprocess.run(cmd + ["--unlock"], capture_output=True).returncode == 0
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)

@@ -82,19 +82,20 @@ def paired_difference(verdicts):
     return pd.DataFrame(rows)
 
 
+def _cell(x, fmt):
+    """x formatted with fmt, or an empty cell for NaN."""
+    return "" if x != x else fmt.format(x)
+
+
 def markdown(tab, paired, reference):
     lines = ["| variant | round | Pass@1 strict | Pass@n | coverage | distinct correct | think coverage "
              "| SFT examples | SFT distinct | samples | wall s (shared: run by) |", "|---" * 11 + "|"]
-
-    def f(x, fmt):
-        return "" if x != x else fmt.format(x)
-
     for r in tab.to_dict("records"):
         lines.append(f"| {r['variant']} | {r['round']} | {100 * r['pass@1']:.1f} ± {100 * r['pass@1_stderr']:.1f} | "
                      f"{100 * r['pass@n']:.1f} (n={r['n']}) | {100 * r['coverage']:.1f} | "
-                     f"{r['distinct_correct']:.2f} | {f(100 * r['think_coverage'], '{:.1f}')} | "
-                     f"{f(r['sft_examples'], '{:.0f}')} | {f(r['sft_distinct'], '{:.0f}')} | {r['samples']} | "
-                     f"{f(r['wall_s'], '{:.0f}')}"
+                     f"{r['distinct_correct']:.2f} | {_cell(100 * r['think_coverage'], '{:.1f}')} | "
+                     f"{_cell(r['sft_examples'], '{:.0f}')} | {_cell(r['sft_distinct'], '{:.0f}')} | {r['samples']} | "
+                     f"{_cell(r['wall_s'], '{:.0f}')}"
                      + (f" ({r['shared_wall_s']:.0f}: {r['ran_by']})" if r.get("ran_by") else "") + " |")
     lines += ["", f"Each variant's strict Pass@1 at its last round minus the reference's ({reference}) at the same "
               "round, paired by test problem (a variant evaluated on other problems, e.g. a validation twin, "
@@ -103,7 +104,7 @@ def markdown(tab, paired, reference):
               "|---|---|---|---|---|---|"]
     for r in paired.to_dict("records"):
         lines.append(f"| {r['variant']} | {r['round']} | {r['against']} | {100 * r['diff']:+.1f} | "
-                     f"{f(100 * r['stderr'], '{:.1f}')} | {r['problems']} |")
+                     f"{_cell(100 * r['stderr'], '{:.1f}')} | {r['problems']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -218,11 +219,8 @@ def paired_over_seeds(verdicts, claim_stderrs):
 
 def markdown_over_seeds(summary, paired, reference, claim_stderrs):
     """The comparison of a study with replicates: over_seeds' table and paired_over_seeds' differences."""
-    def f(x, fmt):
-        return "" if x != x else fmt.format(x)
-
     def spread(r, column):
-        return (f"{100 * r[column]:.1f} ± {f(100 * r[column + '_sd'], '{:.1f}') or '-'} "
+        return (f"{100 * r[column]:.1f} ± {_cell(100 * r[column + '_sd'], '{:.1f}') or '-'} "
                 f"[{100 * r[column + '_min']:.1f}, {100 * r[column + '_max']:.1f}]")
 
     lines = ["Mean over seeds ± standard deviation over seeds [lowest, highest seed]; the other figures are means "
@@ -232,8 +230,8 @@ def markdown_over_seeds(summary, paired, reference, claim_stderrs):
     for r in summary.to_dict("records"):
         lines.append(f"| {r['variant']} | {r['round']} | {r['seeds']} | {spread(r, 'pass@1')} | "
                      f"{spread(r, 'pass@n')} (n={r['n']}) | {100 * r['coverage']:.1f} | {r['distinct_correct']:.2f} | "
-                     f"{f(100 * r['think_coverage'], '{:.1f}')} | {f(r['sft_examples'], '{:.0f}')} | "
-                     f"{f(r['sft_distinct'], '{:.0f}')} | {r['samples']:.0f} | {f(r['wall_s'], '{:.0f}')} |")
+                     f"{_cell(100 * r['think_coverage'], '{:.1f}')} | {_cell(r['sft_examples'], '{:.0f}')} | "
+                     f"{_cell(r['sft_distinct'], '{:.0f}')} | {r['samples']:.0f} | {_cell(r['wall_s'], '{:.0f}')} |")
     lines += ["", f"Each variant at its last round minus the reference ({reference}) at the same round, paired by "
               "seed and by test problem (a validation twin: against the reference's twin): the mean difference over "
               "seeds and problems. Standard error: sqrt(variance over seeds of the per-seed mean differences / "
@@ -246,7 +244,7 @@ def markdown_over_seeds(summary, paired, reference, claim_stderrs):
     for r in paired.to_dict("records"):
         cells = []
         for label in ("pass@1", "pass@n"):
-            se, by_seeds, by_problems = (f(100 * r[label + part], "{:.1f}") or "-"
+            se, by_seeds, by_problems = (_cell(100 * r[label + part], "{:.1f}") or "-"
                                          for part in ("_stderr", "_stderr_seeds", "_stderr_problems"))
             cells += [f"{100 * r[label + '_diff']:+.1f}", f"{se} ({by_seeds}; {by_problems})", r[label + "_verdict"]]
         lines.append(f"| {r['variant']} | {r['round']} | {r['against']} | {r['seeds']} | " + " | ".join(cells)
