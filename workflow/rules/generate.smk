@@ -15,6 +15,7 @@ rule generate:
     conda:
         conda_env("sample", "generate")
     threads: config["threads"]["generate"]
+    priority: chain_priority("generate")
     resources:
         **job_resources("generate"),
     params:
@@ -36,6 +37,7 @@ rule gather_samples:
     log:
         log_path("gather_{phase}", "{round}"),
     localrule: True
+    priority: chain_priority("gather_samples")
     run:
         from tpt import sampling
 
