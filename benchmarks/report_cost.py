@@ -31,7 +31,8 @@ def samples(phase, round_, n):
                          "problem_id": [f"p{i // 8}" for i in range(n)], "phase": phase, "round": round_,
                          "sample_index": [i % 8 for i in range(n)], "seed": 0, "model": "m",
                          "prompt": "What is it?", "completion": text, "prompt_tokens": rng.integers(60, 90, n),
-                         "completion_tokens": rng.integers(20, 96, n), "finish_reason": "stop"})
+                         "completion_tokens": rng.integers(20, 96, n), "finish_reason": "stop",
+                         "logprob": -rng.random(n)})
 
 
 paths = {}

@@ -61,18 +61,33 @@ def test_dco_weights():
     assert prune.dco_weight(0.3, 1) == pytest.approx(1.0)            # N = 1: Pass@1, every solution counts alike
     rate = pd.Series({"a": 0.25, "b": 0.5, "c": 1.0})
     cfg = {"weights": "dco", "dco": {"n": 8, "floor": 0.1}}
-    assert prune.example_weights(["a", "b", "c", "a"], rate, cfg) == pytest.approx([0.2967, 0.1, 0.1, 0.2967],
-                                                                                      abs=1e-4)
-    assert prune.example_weights(["a", "b"], rate, {"weights": "none"}) == [1.0, 1.0]
+    kept = pd.DataFrame({"problem_id": ["a", "b", "c", "a"]})
+    assert prune.example_weights(kept, rate, None, cfg) == pytest.approx([0.2967, 0.1, 0.1, 0.2967], abs=1e-4)
+    assert prune.example_weights(kept, rate, None, {"weights": "none"}) == [1.0] * 4
+
+
+def test_unlikeliness_weights_rank_a_problems_survivors_by_log_probability():
+    """1 - beta x rank / G: rank 0 for a problem's least likely survivor, G its samples; ties in sample order."""
+    survivors = pd.DataFrame({"problem_id": ["a", "a", "a", "b", "b", "a"], "sample_index": [0, 1, 2, 0, 3, 5],
+                              "logprob": [-0.2, -0.9, -0.5, -0.1, -0.1, -0.5]}, index=[10, 11, 12, 13, 14, 15])
+    g = pd.Series({"a": 8, "b": 4})
+    w = prune.unlikely_weights(survivors, g, 0.25)
+    # a: -0.9 (11) rank 0, -0.5 (12, then 15 by sample order) ranks 1 and 2, -0.2 (10) rank 3; b: a tie, 13 first
+    assert w.to_dict() == pytest.approx({11: 1.0, 12: 1 - 0.25 / 8, 15: 1 - 0.5 / 8, 10: 1 - 0.75 / 8,
+                                         13: 1.0, 14: 1 - 0.25 / 4})
+    with pytest.raises(ValueError, match="log-probability"):
+        prune.unlikely_weights(survivors.assign(logprob=[None, -1, -1, -1, -1, -1]), g, 0.25)
 
 
 def _round(rates):
-    """A round's SAMPLES and VERDICTS: 4 samples of each problem, the first `k` correct."""
+    """A round's SAMPLES and VERDICTS: 4 samples of each problem, the first `k` correct, each less likely than the
+    one before."""
     rows = [(p, i, i < round(4 * r)) for p, r in rates.items() for i in range(4)]
     samples = pd.DataFrame({"sample_id": [f"think/r1/{p}/{i}" for p, i, _ in rows],
                             "problem_id": [p for p, _, _ in rows], "sample_index": [i for _, i, _ in rows],
                             "prompt": [f"q {p}" for p, _, _ in rows],
-                            "completion": [f"s {p} {i}" for p, i, _ in rows]})
+                            "completion": [f"s {p} {i}" for p, i, _ in rows],
+                            "logprob": [-0.1 * (i + 1) for _, i, _ in rows]})
     verdicts = pd.DataFrame({"sample_id": samples["sample_id"], "correct": [c for _, _, c in rows],
                              "truncated": False, "tests_passed": None})
     return samples, verdicts
@@ -93,6 +108,17 @@ def test_prune_weights_each_example_by_its_problems_think_pass_rate_and_accumula
     pooled, _ = prune.prune(samples2, verdicts2, {**cfg, "accumulate": True, "accumulate_cap": None}, 2,
                             earlier=train_set)
     assert dict(zip(pooled["problem_id"], pooled["weight"])) == pytest.approx({**w, "d": prune.dco_weight(0.25, 8)})
+
+
+def test_prune_weights_the_kept_solutions_by_their_rank_among_all_of_the_problems_survivors():
+    cfg = {"strategy": "correct", "per_problem": 1, "drop_truncated": True, "dedupe": True, "size": None,
+           "val_size": 0, "seed": 0, "weights": "unlikely", "unlikely": {"beta": 0.25}}
+    samples, verdicts = _round({"a": 0.75, "b": 0.25})
+    train_set, _ = prune.prune(samples, verdicts, cfg, 1)
+    # a: samples 0, 1, 2 correct, the first kept (per_problem 1) is the likeliest of the three: rank 2 of G = 4
+    assert dict(zip(train_set["problem_id"], train_set["weight"])) == pytest.approx({"a": 1 - 0.25 * 2 / 4, "b": 1.0})
+    every, _ = prune.prune(samples, verdicts, {**cfg, "per_problem": None}, 1)
+    assert sorted(every["weight"]) == pytest.approx([1 - 0.5 / 4, 1 - 0.25 / 4, 1.0, 1.0])
 
 
 def _rows(n=8):

@@ -77,3 +77,31 @@ def test_think_temperature_per_round():
     assert round_temperature({"temperature": 0.7}, 1) == 0.7                      # eval has no schedule
     temps = {"temperature": 0.8, "temperatures": [1.0, 0.9]}
     assert [round_temperature(temps, r) for r in (1, 2, 3, 6)] == [1.0, 0.9, 0.9, 0.9]
+
+
+def test_hf_logprob_is_the_models_mean_log_probability_of_the_drawn_tokens(tiny_model, monkeypatch):
+    """SAMPLES' logprob: the mean over the completion's tokens (the stop token too) of log p(token | before) under
+    the model at temperature 1, whatever the sampling temperature; checked by a forward pass over each sample."""
+    import torch
+
+    sampler = sampling.load_sampler(tiny_model, {"backend": "hf", "batch_size": 4})
+    tok, model = sampler.tokenizer, sampler.model
+    # completions come back as their token ids, so that each can be scored again exactly
+    monkeypatch.setattr(tok, "decode", lambda ids, **kwargs: " ".join(map(str, ids)))
+    requests = _requests(3)
+    stopped = 0
+    for temperature in (1.0, 0.5):
+        samples = sampling.generate(sampler, requests, "tiny", temperature, 1.0, 12)
+        assert (samples["logprob"] < 0).all()
+        for prompt, row in zip(requests["prompt"], samples.itertuples()):
+            prompt_ids = tok(sampling.render_prompt(tok, prompt), add_special_tokens=False)["input_ids"]
+            ids = [int(t) for t in row.completion.split()] + (sampler.stop_ids if row.finish_reason == "stop" else [])
+            stopped += row.finish_reason == "stop"
+            assert len(ids) == row.completion_tokens
+            with torch.no_grad():
+                logits = model(torch.tensor([prompt_ids + ids])).logits[0, len(prompt_ids) - 1:-1]
+            expected = torch.log_softmax(logits.float(), dim=-1)[torch.arange(len(ids)), ids].mean().item()
+            assert row.logprob == pytest.approx(expected, abs=1e-4)
+        # a random model rarely stops: the second time, stop on the token it drew most (the stop token counts)
+        sampler.stop_ids = [samples["completion"].str.split().explode().astype(int).mode()[0]]
+    assert stopped

@@ -293,7 +293,8 @@ def test_every_schema_key_is_read_by_a_stage_or_has_its_reason():
     for base in (BASE, CODE, {**BASE, "sampling": {"backend": "vllm"}, "finetune": {"method": "lora"}},
                  {**CODE, "task": {"name": "custom", "custom": {"train": "t.jsonl", "test": "t.jsonl"}}},
                  {**BASE, "prune": {"accumulate": True, "accumulate_cap": 9, "weights": "dco"},
-                  "finetune": {"interpolate": {"ratio": 0.5}, "loss": "gem"}}):
+                  "finetune": {"interpolate": {"ratio": 0.5}, "loss": "gem"}},
+                 {**BASE, "prune": {"weights": "unlikely"}}):
         cfg = _variants({}, base)["a"]
         jobs = [("problems", s, None, None) for s in ("train", "test")] + [("judge_selftest", None, None, None)]
         jobs += [(st, None, ph, r) for st in ("generate", "verify") for ph in ("think", "eval") for r in (1, 2)]

@@ -25,7 +25,7 @@ requests = _requests(3)
 whole = sampling.generate(sampler, requests, "tiny", 1.0, 1.0, 12)
 alone = sampling.generate(sampler, requests.iloc[[4]], "tiny", 1.0, 1.0, 12)
 json.dump({{"whole": whole[["completion", "completion_tokens", "finish_reason"]].values.tolist(),
-           "alone": alone["completion"].iloc[0]}}, open({out!r}, "w"))
+           "alone": alone["completion"].iloc[0], "logprob": whole["logprob"].tolist()}}, open({out!r}, "w"))
 """
 
 
@@ -52,6 +52,10 @@ def test_two_tensor_parallel_cpu_workers_draw_the_samples_of_one(tiny_model, tmp
     # the shards' partial sums are added in another order than one process's, a float rounding apart: on this
     # model that never changes a drawn token
     assert two["whole"] == one["whole"]
+    # SAMPLES' logprob (vLLM's cumulative log-probability of the drawn tokens over their number): the same model's,
+    # a float rounding apart
+    assert all(lp < 0 for lp in one["logprob"])
+    assert two["logprob"] == pytest.approx(one["logprob"], abs=1e-3)
 
 
 def test_tensor_parallel_cpu_workers_share_the_jobs_cores():

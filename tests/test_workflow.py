@@ -18,7 +18,10 @@ CODECONTESTS = os.path.join(SHARED_DATA, "codecontests", "sample.jsonl")
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["hf", "vllm"])
 def test_one_round_end_to_end(tmp_path, backend):
-    run = snakemake(tmp_path, _merge(TINY, {"sampling": {"backend": backend}}))
+    # the vllm run weighs its examples by the log-probabilities vLLM records (prune.weights: unlikely)
+    unlikely = backend == "vllm"
+    run = snakemake(tmp_path, _merge(TINY, {"sampling": {"backend": backend},
+                                            "prune": {"weights": "unlikely" if unlikely else "none"}}))
     assert run.returncode == 0, run.stderr[-3000:]
     res = tmp_path / "results"
 
@@ -29,6 +32,7 @@ def test_one_round_end_to_end(tmp_path, backend):
     assert think["model"].iloc[0].endswith("models/round_0")          # round 1 thinks with the base model
     assert think["seed"].nunique() == len(think)
     assert ((think["completion_tokens"] <= 16) & (think["prompt_tokens"] > 0)).all()
+    assert (think["logprob"] < 0).all()
 
     verdicts = artifacts.read(str(res / "round_1/think/verdicts.parquet"), artifacts.VERDICTS)
     assert verdicts["sample_id"].tolist() == think["sample_id"].tolist()
@@ -37,6 +41,9 @@ def test_one_round_end_to_end(tmp_path, backend):
     sft_train = artifacts.read(str(res / "round_1/prune/sft_train.parquet"), artifacts.SFT)
     sft_val = artifacts.read(str(res / "round_1/prune/sft_val.parquet"), artifacts.SFT)
     assert len(sft_train) + len(sft_val) == len(think) and len(sft_val) >= 1
+    # every sample is kept (TINY), 2 per problem: unlikely weighs the likelier of the two 1 - 0.25 x 1 / 2
+    weights = sorted(pd.concat([sft_train, sft_val])["weight"])
+    assert weights == ([0.875] * 4 + [1.0] * 4 if unlikely else [1.0] * 8)
     assert (res / "models/round_1/model.safetensors").exists()
 
     for round_, model in [(0, "models/round_0"), (1, "models/round_1")]:

@@ -55,6 +55,9 @@ SAMPLES = pa.schema([
     ("prompt_tokens", pa.int32()),
     ("completion_tokens", pa.int32()),
     ("finish_reason", pa.string()),
+    # the mean log-probability of the completion's tokens (the stop token included) under the model at temperature
+    # 1, as it sampled them: how likely the model found this solution (prune.weights: unlikely)
+    ("logprob", pa.float64()),
 ])
 
 # The verdict vocabulary. SCORINGS: the ways a completion can be scored correct, each a `correct_<scoring>` column

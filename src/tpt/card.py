@@ -25,7 +25,9 @@ def training_card(info, figures):
               + (f"GEM loss (beta {ft['gem']['beta']:g}, {ft['gem']['h']})" if ft.get("loss") == "gem" else
                  "cross-entropy") + " on the completion only"
               + (f", examples weighted by dco (N {prune['dco']['n']}, floor {prune['dco']['floor']:g})"
-                 if prune.get("weights") == "dco" else ""))
+                 if prune.get("weights") == "dco" else "")
+              + (f", examples weighted by unlikeliness (beta {prune['unlikely']['beta']:g})"
+                 if prune.get("weights") == "unlikely" else ""))
     lines = [
         "---", "library_name: transformers", "tags: [tpt, think-prune-train]",
         f"base_model: {info['base_model']}" if info["base_model"] != "builtin" else "base_model: null", "---", "",

@@ -15,8 +15,10 @@ Variants against the loss of diversity over rounds (see tpt.diversity), each one
 - `accumulate`: train on this round's set plus the earlier rounds' (deduplicated; `accumulate_cap` examples at
   most, the newest first).
 - `weights` (WEIGHTS): each example's weight in the fine-tune's loss (the SFT's `weight` column): `none` (1 each:
-  the paper) or `dco`: F(N, p) of its problem's think pass rate p (DCO, arXiv 2502.07154), at least `dco.floor`,
-  which moves the gradient towards the problems the model rarely solves.
+  the paper); `dco`: F(N, p) of its problem's think pass rate p (DCO, arXiv 2502.07154), at least `dco.floor`,
+  which moves the gradient towards the problems the model rarely solves; or `unlikely`: 1 - beta x rank / G, rank
+  0 for the least likely of a problem's survivors by the model's mean token log-probability (arXiv 2506.02355),
+  which moves it towards the solutions the model was least likely to give.
 """
 import math
 
@@ -95,15 +97,31 @@ def dco_weight(p, n):
     return n * p * (1 - p) ** (n - 1) / (1 - (1 - p) ** n)
 
 
-def example_weights(problem_ids, solve_rate, cfg):
-    """Each kept example's weight (prune.weights): 1, or dco's F(N, p) of its problem, at least dco.floor."""
-    if cfg.get("weights", "none") == "none":
-        return [1.0] * len(problem_ids)
+def unlikely_weights(survivors, samples_per_problem, beta):
+    """The unlikeliness weight of each of a round's survivors (arXiv 2506.02355, there a reward in RL; here a soft
+    weight): rank a problem's survivors by their mean token log-probability, the least likely first (rank 0; ties
+    in sample order), and weigh each 1 - beta x rank / G, G the problem's samples. A Series on survivors' index."""
+    if survivors["logprob"].isna().any():
+        raise ValueError("prune.weights: unlikely needs each sample's log-probability, and these samples have none: "
+                         "rerun this round's think with this version of tpt")
+    ranked = survivors.sort_values(["problem_id", "logprob", "sample_index"], kind="stable")
+    rank = ranked.groupby("problem_id").cumcount()
+    return 1 - beta * rank / ranked["problem_id"].map(samples_per_problem)
+
+
+def example_weights(df, solve_rate, unlikely, cfg):
+    """Each kept example's weight (prune.weights): 1; dco's F(N, p) of its problem, at least dco.floor; or its
+    unlikeliness weight (`unlikely`: unlikely_weights of every survivor, before selection, by index)."""
+    weights = cfg.get("weights", "none")
+    if weights == "none":
+        return [1.0] * len(df)
+    if weights == "unlikely":
+        return unlikely.loc[df.index].tolist()
     dco = cfg["dco"]
-    return [max(dco_weight(solve_rate[pid], dco["n"]), dco["floor"]) for pid in problem_ids]
+    return [max(dco_weight(solve_rate[pid], dco["n"]), dco["floor"]) for pid in df["problem_id"]]
 
 
-WEIGHTS = ("none", "dco")  # prune.weights
+WEIGHTS = ("none", "dco", "unlikely")  # prune.weights
 
 
 def accumulate(train, earlier, cap):
@@ -139,6 +157,9 @@ def prune(samples, verdicts, cfg, round_, earlier=None):
         df = df.drop_duplicates(["problem_id", "completion"])
         reasons.append(f"{len(df)} after dropping duplicates")
     df = df.sort_values(["problem_id", "sample_index"], kind="stable")
+    # ranked among all of a problem's survivors, before selection keeps some of them
+    unlikely = unlikely_weights(df, samples.groupby("problem_id").size(), cfg["unlikely"]["beta"]) \
+        if cfg.get("weights") == "unlikely" else None
     if (select, allocation) != ("first", "fixed"):
         df = allocate(df, solve_rate, {**cfg, "select": select, "allocation": allocation}, judged(verdicts))
         reasons.append(f"{len(df)} after {select} selection with {allocation} allocation")
@@ -150,7 +171,7 @@ def prune(samples, verdicts, cfg, round_, earlier=None):
                           "The model solves none of these problems: check the think samples and verdicts of this "
                           "round, or start from a stronger model")
 
-    df = df.assign(weight=example_weights(df["problem_id"], solve_rate, cfg))
+    df = df.assign(weight=example_weights(df, solve_rate, unlikely, cfg))
 
     # Hold out whole problems for validation, in a seeded order, until they hold val_size examples (at most half
     # the problems: training comes first), so no problem sits in both sets.

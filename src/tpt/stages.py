@@ -203,8 +203,9 @@ def reads(cfg, stage, split=None, phase=None, round_=None):
     if stage == "verify":
         return ["verify.criterion"] + _judge(cfg) + _task(cfg, evaluation=phase == "eval")
     if stage == "prune":
-        keys = [f"prune.{k}" for k in cfg["prune"] if k not in ("accumulate", "accumulate_cap", "dco")]
-        keys += ["prune.dco"] if cfg["prune"]["weights"] == "dco" else []
+        # the weights' settings only with those weights (prune.dco with dco, prune.unlikely with unlikely)
+        keys = [f"prune.{k}" for k in cfg["prune"] if k not in ("accumulate", "accumulate_cap", "dco", "unlikely")]
+        keys += [f"prune.{cfg['prune']['weights']}"] if cfg["prune"]["weights"] != "none" else []
         keys += ["seed"] if cfg["prune"]["seed"] is None else []  # RUN_SEED
         return keys + (["prune.accumulate", "prune.accumulate_cap"] if cfg["prune"]["accumulate"] and round_ > 1
                        else [])
@@ -220,7 +221,7 @@ def reads(cfg, stage, split=None, phase=None, round_=None):
         # the run's seed (the card's, and finetune.seed's when that is null: RUN_SEED)
         card = ["model.base", "task.name", "think.n", "think.temperature", "think.max_new_tokens", "prune.strategy",
                 "prune.per_problem", "prune.weights", "verify.criterion", "seed"]
-        card += ["prune.dco"] if cfg["prune"]["weights"] == "dco" else []
+        card += [f"prune.{cfg['prune']['weights']}"] if cfg["prune"]["weights"] != "none" else []
         return _train(cfg) + mix + procs + card
     raise ValueError(f"unknown stage {stage!r}")
 

@@ -118,4 +118,5 @@ def generate(sampler, requests, model_name, temperature, top_p, max_new_tokens):
     samples["prompt_tokens"] = [o[1] for o in out]
     samples["completion_tokens"] = [o[2] for o in out]
     samples["finish_reason"] = [o[3] for o in out]
+    samples["logprob"] = [o[4] for o in out]
     return samples

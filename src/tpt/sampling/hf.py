@@ -14,11 +14,13 @@ hf_logging.disable_progress_bar()
 
 class SeededSampling(LogitsProcessor):
     """Temperature + top-p sampling with one torch.Generator per row. It returns logits that are -inf except at
-    the drawn token, so greedy decoding then emits exactly the drawn token."""
+    the drawn token, so greedy decoding then emits exactly the drawn token. It records each step's log-probability
+    of the drawn tokens under the model (temperature 1) in `logprobs`, a row per step."""
 
     def __init__(self, seeds, temperature, top_p):
         self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
         self.temperature, self.top_p = temperature, top_p
+        self.logprobs = []
 
     def __call__(self, input_ids, scores):
         scores = scores.float()
@@ -34,6 +36,7 @@ class SeededSampling(LogitsProcessor):
             # the generators live on the CPU (a GPU run draws there too: one draw per row is cheap)
             choice = torch.stack([torch.multinomial(p, 1, generator=g)
                                   for p, g in zip(probs.cpu(), self.generators)]).to(scores.device)
+        self.logprobs.append(torch.log_softmax(scores, dim=-1).gather(-1, choice)[:, 0].cpu())
         out = torch.full_like(scores, float("-inf"))
         return out.scatter_(-1, choice, 0.0)
 
@@ -59,7 +62,7 @@ class HFSampler:
 
     def generate(self, prompts, seeds, temperature, top_p, max_new_tokens):
         """prompts: token ids of the chat-rendered prompts, one list per sample. Returns, per sample,
-        (completion text, prompt tokens, completion tokens, finish reason 'stop' or 'length')."""
+        (completion text, prompt tokens, completion tokens, finish reason 'stop' or 'length', mean log-prob)."""
         tok, stops = self.tokenizer, set(self.stop_ids)
         out = []
         progress = Progress("sampling", len(prompts), self.progress_interval_s)
@@ -73,11 +76,13 @@ class HFSampler:
                     pad_token_id=tok.pad_token_id, logits_processor=LogitsProcessorList([sampler]))
             new = ids[:, batch["input_ids"].shape[1]:].tolist()
             prompt_lens = batch["attention_mask"].sum(dim=1).tolist()
-            for row, n_prompt in zip(new, prompt_lens):
-                end = next((i for i, t in enumerate(row) if t in stops), None)
+            steps = torch.stack(sampler.logprobs, dim=1)  # (row, step)
+            for i, (row, n_prompt) in enumerate(zip(new, prompt_lens)):
+                end = next((j for j, t in enumerate(row) if t in stops), None)
                 stop = end is not None
                 row = row[:end] if stop else row
-                out.append((tok.decode(row, skip_special_tokens=True), n_prompt,
-                            len(row) + int(stop), "stop" if stop else "length"))
+                n = len(row) + int(stop)  # the tokens drawn: the stop token too, not the padding after it
+                out.append((tok.decode(row, skip_special_tokens=True), n_prompt, n, "stop" if stop else "length",
+                            steps[i, :n].mean().item() if n else float("nan")))
             progress.update(len(new), sum(o[2] for o in out[-len(new):]))
         return out

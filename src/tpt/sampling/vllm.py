@@ -41,11 +41,13 @@ class VLLMSampler:
 
     def generate(self, prompts, seeds, temperature, top_p, max_new_tokens):
         """prompts: token ids of the chat-rendered prompts, one list per sample. Returns, per sample,
-        (completion text, prompt tokens, completion tokens, finish reason 'stop' or 'length')."""
+        (completion text, prompt tokens, completion tokens, finish reason 'stop' or 'length', mean log-prob)."""
         from vllm import SamplingParams, TokensPrompt
 
+        # logprobs=0: the drawn token's log-probability only (vLLM's default logprobs_mode, raw_logprobs: the
+        # model's, before temperature and top-p), summed in cumulative_logprob
         params = [SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
-                                 seed=int(seed)) for seed in seeds]
+                                 seed=int(seed), logprobs=0) for seed in seeds]
         # vLLM's own bar redraws a terminal line; our stand-in logs a line every progress_interval_s instead
         bar = VLLMBar(Progress("sampling", len(prompts), self.progress_interval_s))
         outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in prompts], params, use_tqdm=bar)
@@ -53,8 +55,9 @@ class VLLMSampler:
         for out in outs:
             o = out.outputs[0]
             # vLLM reports "stop" for EOS and stop strings, "length" when max_tokens cut the sample
-            result.append((o.text, len(out.prompt_token_ids), len(o.token_ids),
-                           "length" if o.finish_reason == "length" else "stop"))
+            n = len(o.token_ids)
+            result.append((o.text, len(out.prompt_token_ids), n, "length" if o.finish_reason == "length" else "stop",
+                           o.cumulative_logprob / n if n and o.cumulative_logprob is not None else float("nan")))
         return result
 
 
