@@ -90,17 +90,16 @@ def test_stage_keys_change_only_downstream_of_the_changed_setting():
     assert acc["round_2/think/samples.parquet"] == ref["round_2/think/samples.parquet"]
 
 
-def _dry_run_jobs(workdir, config, *args, priorities=False):
-    """{output path: rule} of every job a dry run would run; with priorities, {output path: its priority}."""
+def _dry_run_jobs(workdir, config, *args):
+    """{output path: rule} of every job a dry run would run."""
     run = snakemake(workdir, config, "-n", *args)
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = {}
     for block in re.split(r"\n(?=\[.*\]\n(?:local)?rule )", run.stdout + run.stderr):
         m = re.search(r"(?:local)?rule (\S+):\n(?:.*\n)*?\s+output: (.*)", block)
         if m:
-            priority = re.search(r"\n\s+priority: (\d+)", block)  # Snakemake prints it when not 0
             for path in m.group(2).split(", "):
-                jobs[path] = (int(priority.group(1)) if priority else 0) if priorities else m.group(1)
+                jobs[path] = m.group(1)
     return jobs
 
 
@@ -133,26 +132,6 @@ def test_validation_twins_only_evaluate_on_the_dag(tmp_path):
         assert jobs.get(f"results/tiny/wise-val/{path}", "share").startswith("share"), path
     assert jobs["results/tiny/wise-val/round_1/eval/verdicts.parquet"] == "v_wise_val_verify"
     assert {r for r in jobs.values() if r.endswith("_finetune")} == {"v_ref_finetune", "v_wise_finetune"}
-
-
-def test_the_job_with_the_most_rounds_ahead_goes_first_and_evaluations_fill_the_gaps(tmp_path):
-    """Snakemake starts the ready jobs of highest priority when they outnumber the cores: a round's chain (think,
-    verify, prune, finetune) by the rounds still ahead of it, across variants; evaluations last."""
-    exp = {**TWO, "variants": [{"name": "ref", "set": {"rounds": 2}}, {**TWO["variants"][1], "set": {
-        **TWO["variants"][1]["set"], "rounds": 1, "prune.accumulate": True}}]}
-    priority = _dry_run_jobs(tmp_path, {**TINY, "experiment": exp}, priorities=True)
-    ref, wise = "results/tiny/ref", "results/tiny/wise"
-    chain = [f"{ref}/round_1/think/samples.parquet", f"{ref}/round_1/think/verdicts.parquet",
-             f"{ref}/round_1/prune/sft_train.parquet", f"{ref}/models/round_1", f"{ref}/round_2/think/samples.parquet",
-             f"{ref}/models/round_2"]
-    assert [priority[p] for p in chain] == sorted((priority[p] for p in chain), reverse=True)
-    assert len({priority[p] for p in chain}) == len(chain)
-    # wise's only round ranks with ref's last, below ref's first: ref has a round more ahead of it
-    assert priority[f"{ref}/models/round_1"] > priority[f"{wise}/models/round_1"] == priority[f"{ref}/models/round_2"]
-    for path in (f"{ref}/round_1/eval/samples.parquet", f"{wise}/round_1/eval/verdicts.parquet",
-                 f"{ref}/round_0/eval/samples.parquet"):
-        assert priority[path] == 0, path
-    assert min(priority[p] for p in chain) > 0
 
 
 # Loads the workflow with Snakemake's API and prints which rules run in Snakemake's own process on a cluster:

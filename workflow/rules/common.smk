@@ -80,26 +80,6 @@ def job_resources(rule):
     return out
 
 
-# ---- Scheduling: when more jobs are ready than there are cores (an experiment's variants side by side), Snakemake
-# starts those of highest priority first. A round's chain (think's generate, verify and gather, prune, finetune)
-# gates every later round; an evaluation gates nothing. So the job with the most rounds still ahead of it goes first
-# (the longest remaining path: a critical-path list schedule), and evaluations fill the cores the chains leave free.
-# A run alone has cores for all it can run at once (its eval and the next round's think), and is not changed.
-CHAIN = {"generate": 4, "gather_samples": 4, "verify": 3, "prune": 2, "finetune": 1}  # order within a round
-
-
-def chain_priority(rule):
-    """A rule's `priority:`, a function of the job's wildcards: 10 per round from this one to the last, plus the
-    rule's place in the round's chain; 0 for an evaluation."""
-
-    def priority(wildcards):
-        if wildcards.get("phase") == "eval":
-            return 0
-        return 10 * (config["rounds"] - int(wildcards.round) + 1) + CHAIN[rule]
-
-    return priority
-
-
 # ---- Paths: every file a run writes is named in tpt.paths, once; these helpers only give its arguments Snakemake's
 # wildcards as defaults ("{round}"...), so a rule's output is e.g. samples_path() and an input of round 2's eval is
 # samples_path(2, "eval"). `results` is the run's results folder; an experiment passes a variant's.

@@ -27,7 +27,6 @@ rule finetune:
     conda:
         conda_env("train", "finetune")
     threads: config["threads"]["finetune"]
-    priority: chain_priority("finetune")
     resources:
         **job_resources("finetune"),
     params:

@@ -15,7 +15,6 @@ rule generate:
     conda:
         conda_env("sample", "generate")
     threads: config["threads"]["generate"]
-    priority: chain_priority("generate")
     resources:
         **job_resources("generate"),
     params:
@@ -37,7 +36,6 @@ rule gather_samples:
     log:
         log_path("gather_{phase}", "{round}"),
     localrule: True
-    priority: chain_priority("gather_samples")
     run:
         from tpt import sampling
 

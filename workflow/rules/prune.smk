@@ -13,7 +13,6 @@ rule prune:
     wildcard_constraints:
         round=r"[1-9]\d*",  # round 0 is the base model: nothing to prune or train
     localrule: True
-    priority: chain_priority("prune")
     conda:
         conda_env("light")
     params:

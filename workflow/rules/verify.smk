@@ -14,7 +14,6 @@ rule verify:
     conda:
         conda_env("judge")
     threads: config["threads"]["verify"]
-    priority: chain_priority("verify")
     params:
         task=lambda w: stages.param(config, "verify", "task", phase=w.phase),
         verify=lambda w: stages.param(config, "verify", "verify", phase=w.phase),
