@@ -20,8 +20,8 @@ CODECONTESTS = os.path.join(SHARED_DATA, "codecontests", "sample.jsonl")
 def test_one_round_end_to_end(tmp_path, backend):
     # the vllm run weighs its examples by the log-probabilities vLLM records (prune.weights: unlikely)
     unlikely = backend == "vllm"
-    run = snakemake(tmp_path, _merge(TINY, {"sampling": {"backend": backend},
-                                            "prune": {"weights": "unlikely" if unlikely else "none"}}))
+    config = _merge(TINY, {"sampling": {"backend": backend}, "prune": {"weights": "unlikely" if unlikely else "none"}})
+    run = snakemake(tmp_path, config)
     assert run.returncode == 0, run.stderr[-3000:]
     res = tmp_path / "results"
 
@@ -65,7 +65,7 @@ def test_one_round_end_to_end(tmp_path, backend):
         assert (res / "report" / plot).read_bytes()[:4] == b"\x89PNG"
 
     # a second run finds everything done and runs nothing
-    again = snakemake(tmp_path, _merge(TINY, {"sampling": {"backend": backend}}), "-n")
+    again = snakemake(tmp_path, config, "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
