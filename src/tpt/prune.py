@@ -109,14 +109,14 @@ def unlikely_weights(survivors, samples_per_problem, beta):
     return 1 - beta * rank / ranked["problem_id"].map(samples_per_problem)
 
 
-def example_weights(df, solve_rate, unlikely, cfg):
-    """Each kept example's weight (prune.weights): 1; dco's F(N, p) of its problem, at least dco.floor; or its
-    unlikeliness weight (`unlikely`: unlikely_weights of every survivor, before selection, by index)."""
+def example_weights(df, solve_rate, samples_per_problem, cfg):
+    """Each survivor's weight (prune.weights), given before selection (selection keeps a row's weight): 1; dco's
+    F(N, p) of its problem, at least dco.floor; or its unlikeliness weight among its problem's survivors."""
     weights = cfg.get("weights", "none")
     if weights == "none":
         return [1.0] * len(df)
     if weights == "unlikely":
-        return unlikely.loc[df.index].tolist()
+        return unlikely_weights(df, samples_per_problem, cfg["unlikely"]["beta"]).reindex(df.index).tolist()
     dco = cfg["dco"]
     return [max(dco_weight(solve_rate[pid], dco["n"]), dco["floor"]) for pid in df["problem_id"]]
 
@@ -157,9 +157,8 @@ def prune(samples, verdicts, cfg, round_, earlier=None):
         df = df.drop_duplicates(["problem_id", "completion"])
         reasons.append(f"{len(df)} after dropping duplicates")
     df = df.sort_values(["problem_id", "sample_index"], kind="stable")
-    # ranked among all of a problem's survivors, before selection keeps some of them
-    unlikely = unlikely_weights(df, samples.groupby("problem_id").size(), cfg["unlikely"]["beta"]) \
-        if cfg.get("weights") == "unlikely" else None
+    # weighed among all of a problem's survivors (unlikely ranks them), before selection keeps some of them
+    df = df.assign(weight=example_weights(df, solve_rate, samples.groupby("problem_id").size(), cfg))
     if (select, allocation) != ("first", "fixed"):
         df = allocate(df, solve_rate, {**cfg, "select": select, "allocation": allocation}, judged(verdicts))
         reasons.append(f"{len(df)} after {select} selection with {allocation} allocation")
@@ -170,8 +169,6 @@ def prune(samples, verdicts, cfg, round_, earlier=None):
         raise NoSurvivors(f"round {round_}: no sample survived pruning (of {total}: {', '.join(reasons)}). "
                           "The model solves none of these problems: check the think samples and verdicts of this "
                           "round, or start from a stronger model")
-
-    df = df.assign(weight=example_weights(df, solve_rate, unlikely, cfg))
 
     # Hold out whole problems for validation, in a seeded order, until they hold val_size examples (at most half
     # the problems: training comes first), so no problem sits in both sets.
