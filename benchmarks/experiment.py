@@ -16,6 +16,7 @@ import argparse
 import collections
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -87,11 +88,32 @@ if args.dry_run:
 
 
 def timed(command, results):
-    """Run snakemake from scratch into `results`; its wall seconds."""
+    """Run snakemake from scratch into `results`; its wall seconds, and the CPU seconds of the Snakemake process
+    itself (its scheduling: sampled once a second from /proc) and of its jobs (every descendant it waited for)."""
     shutil.rmtree(results, ignore_errors=True)
     start = time.time()
-    subprocess.run(command + ["-q", "--keep-going"], check=True)  # a failed job does not stop the other variants
-    return time.time() - start
+    # --keep-going: a failed job does not stop the other variants
+    process = subprocess.Popen(command + ["-q", "--keep-going"])
+    own, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    while process.poll() is None:
+        try:  # fields 14 and 15 of /proc/<pid>/stat: user and system ticks of the process alone
+            fields = open(f"/proc/{process.pid}/stat").read().rsplit(")", 1)[1].split()
+            own = (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError):
+            pass
+        time.sleep(1)
+    wall = time.time() - start
+    if process.returncode:
+        sys.exit(f"snakemake failed (exit {process.returncode}): {' '.join(command)}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every run so far: take the difference
+    total = usage.ru_utime + usage.ru_stime - timed.children
+    timed.children += total
+    print(f"{results}: {wall:.0f} s wall; CPU: Snakemake process {own:.0f} s, its jobs {total - own:.0f} s; "
+          f"cores busy {100 * total / wall / args.cores:.0f}%", flush=True)
+    return wall
+
+
+timed.children = 0.0
 
 
 if args.against_default:  # back to back on the same machine: run it idle, nothing else on the cores
