@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
+include: "workflow/rules/probe.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/verify.smk"
 include: "workflow/rules/prune.smk"

@@ -56,8 +56,8 @@ for r in range(7):  # the benchmark files of a run in `work`, as Snakemake write
 wall, cpu = time.perf_counter(), time.process_time()
 counts = ["sample_id", "prompt_tokens", "completion_tokens"]
 think = {r: artifacts.read(paths[r, "think"], artifacts.SAMPLES, counts) for r in range(1, 7)}
-generated = {**{(r, "think"): s for r, s in think.items()},
-             **{(r, "eval"): artifacts.read(paths[r, "eval"], artifacts.SAMPLES, counts) for r in range(7)}}
+generated = {**{(r, "generate_think"): s for r, s in think.items()},
+             **{(r, "generate_eval"): artifacts.read(paths[r, "eval"], artifacts.SAMPLES, counts) for r in range(7)}}
 trained = {r: (artifacts.read(paths[r, "sft"], artifacts.SFT), think[r], 3, cost.load_tokenizer(f"{work}/model"))
            for r in range(1, 7)}
 table = cost.cost_table(cost.read_benchmarks(tpt_paths.benchmarks(work)), {}, generated, trained)

@@ -136,6 +136,7 @@ def test_schema_errors_name_the_key(extra, message):
     ({"prune": {"allocation": "uniform", "per_problem": None}}, "set prune.per_problem to a number"),
     ({"prune": {"accumulate_cap": 100}}, "prune.accumulate is false"),
     ({"think": {"temperatures": [1.0, 0]}}, r"think.temperatures=\[1.0, 0\] has a 0"),
+    ({"think": {"temperatures": [0.8], "auto_temperature": {"grid": [0.6, 1.0]}}}, "set one of them to null"),
 ])
 def test_checks_across_keys(extra, message):
     with pytest.raises(ConfigError, match=message):

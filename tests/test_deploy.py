@@ -53,13 +53,14 @@ def test_local_profile_by_name_plans_the_default_run(tmp_path):
 
 def test_the_plain_command_reads_the_workflow_profile(tmp_path):
     """`snakemake --cores 2` with no profile reads profiles/default, which makes a rerun after a kill redo the
-    jobs left incomplete (rerun-incomplete), with no flag to know (the kill tests of test_workflow.py run it)."""
+    jobs left incomplete (rerun-incomplete), with no flag to know (the kill tests of test_workflow.py run it), and
+    picks ready jobs with Snakemake's greedy selector (docs/experiments-sharing.md says why)."""
     run = snakemake_from_repo_root(tmp_path, "-n", "--cores", "2")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Using workflow specific profile profiles/default for setting default command line arguments" in \
         run.stdout + run.stderr
     with open(os.path.join(REPO, "profiles", "default", "config.yaml")) as f:
-        assert yaml.safe_load(f) == {"rerun-incomplete": True}
+        assert yaml.safe_load(f) == {"rerun-incomplete": True, "scheduler": "greedy"}
 
 
 def test_profile_by_path_still_works(tmp_path):
@@ -128,8 +129,8 @@ ENVS = os.path.join(REPO, "envs")
 # apply); `all` runs nothing.
 FAMILY = {"problems": "light", "prune": "light", "eval_metrics": "light", "think_metrics": "light",
           "report": "light", "verify": "judge",
-          "judge_selftest": "judge", "generate": "sample", "base_model": "train", "finetune": "train",
-          "rehearsal_summary": "train"}  # it loads the rehearsal's models: the base model's environment
+          "judge_selftest": "judge", "generate": "sample", "probe": "sample", "base_model": "train",
+          "finetune": "train", "rehearsal_summary": "train"}  # it loads the rehearsal's models: the base model's environment
 IN_PROCESS = {"gather_samples", "all"}
 
 RULES_SCRIPT = """

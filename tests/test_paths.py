@@ -92,5 +92,5 @@ def test_the_stage_list_is_the_workflows():
         if "job_resources(" in body:
             gpu.add(name)
     assert benchmarked == {(s.name, s.rule) for s in stages.STAGES}
-    assert gpu == {s.rule for s in stages.STAGES if s.gpu} == {"generate", "finetune", "base_model"}
+    assert gpu == {s.rule for s in stages.STAGES if s.gpu} == {"generate", "finetune", "base_model", "probe"}
     assert {s.name for s in stages.STAGES if s.sharded} == {"generate_think", "generate_eval"}

@@ -155,7 +155,10 @@ def _inputs(path, cfg):
         r, phase, what = int(m.group(1)), m.group(2), m.group(3)
         model = f"models/round_{r - 1 if phase == 'think' else r}"
         samples, verdicts = f"round_{r}/{phase}/samples.parquet", f"round_{r}/{phase}/verdicts.parquet"
-        return {"samples": [model, f"data/{split[phase]}.parquet"],
+        probe = [f"round_{r}/think/probe.parquet"] if phase == "think" and cfg["think"]["auto_temperature"]["grid"] \
+            else []
+        return {"samples": [model, f"data/{split[phase]}.parquet"] + probe,
+                "probe": [model, "data/train.parquet"], "probe_samples": [model, "data/train.parquet"],
                 "verdicts": [samples, f"data/{split[phase]}.parquet"],
                 "metrics": [samples, verdicts] + ([f"round_{r}/prune/sft_train.parquet"] if phase == "think" else [])
                 }[what]
@@ -184,8 +187,9 @@ def _job_of(path):
     if m:
         return ("base_model", None, None, None) if m.group(1) == "0" else ("finetune", None, None, int(m.group(1)))
     r, phase, name = re.match(r"round_(\d+)/(\w+)/(\w+)", path).groups()
-    stage = {"samples": "generate", "verdicts": "verify", "sft_train": "prune", "sft_val": "prune"}.get(name)
-    return (stage, None, None if stage == "prune" else phase, int(r)) if stage else None
+    stage = {"samples": "generate", "verdicts": "verify", "sft_train": "prune", "sft_val": "prune",
+             "probe": "probe", "probe_samples": "probe"}.get(name)
+    return (stage, None, None if stage in ("prune", "probe") else phase, int(r)) if stage else None
 
 
 def _reads_what(cfg, path, key):
@@ -298,7 +302,7 @@ def test_every_schema_key_is_read_by_a_stage_or_has_its_reason():
         cfg = _variants({}, base)["a"]
         jobs = [("problems", s, None, None) for s in ("train", "test")] + [("judge_selftest", None, None, None)]
         jobs += [(st, None, ph, r) for st in ("generate", "verify") for ph in ("think", "eval") for r in (1, 2)]
-        jobs += [("prune", None, None, 2), ("finetune", None, None, 2)]
+        jobs += [("prune", None, None, 2), ("finetune", None, None, 2), ("probe", None, None, 2)]
         jobs += [("base_model", None, None, None)] if cfg["model"]["base"] == "builtin" else []
         read |= {k for job in jobs for k in stages.reads(cfg, *job)}
     unread = [key for key, _ in _leaves(SCHEMA) if not any(key == k or key.startswith(k + ".") for k in read)
@@ -360,7 +364,7 @@ def _undeclared(folder, cfg):
         read = set(open(os.path.join(folder, name)).read().split())
         job = name[:-len(".txt")]
         stage = next(s for s in ("judge_selftest", "base_model", "problems", "generate", "verify", "prune",
-                                 "finetune") if job.startswith(s))
+                                 "finetune", "probe") if job.startswith(s))
         ctx = job[len(stage) + 1:].split("_") if job != stage else []
         split = next((c for c in ctx if c in ("train", "test")), None)
         phase = next((c for c in ctx if c in ("think", "eval")), None)
@@ -398,15 +402,26 @@ def test_a_run_reads_only_what_each_stage_declares(tmp_path, monkeypatch):
     recorded in test_the_fine_tune_reads_only_what_it_declares.)"""
     folder = tmp_path / "reads"
     monkeypatch.setenv(stages.RECORD, str(folder))
-    config = {**TINY, "think": {**TINY["think"], "temperatures": [0.9]}, "prune": {**TINY["prune"], "weights": "dco"},
-              "finetune": {**TINY["finetune"], "loss": "gem"}}
+    # the think temperature chosen by a probe (think.auto_temperature): think's generate job reads no temperature
+    config = {**TINY, "think": {**TINY["think"], "auto_temperature": {"grid": [0.7, 1.3], "probe_problems": 3}},
+              "prune": {**TINY["prune"], "weights": "dco"}, "finetune": {**TINY["finetune"], "loss": "gem"}}
     run = snakemake(tmp_path, config)
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = sorted(os.listdir(folder))
     assert {"problems_train.txt", "problems_test.txt", "generate_think_1.txt", "generate_eval_0.txt",
-            "verify_think.txt", "prune_1.txt", "base_model.txt"} <= set(jobs), jobs
+            "verify_think.txt", "prune_1.txt", "base_model.txt", "probe_1.txt"} <= set(jobs), jobs
     cfg = _variants({}, {**config, "results": "results"})["a"]
     assert _undeclared(str(folder), cfg) == {}
+    # the probe: 3 problems x 2 samples at each temperature; the round thought, and its card says so, at the one
+    # it chose
+    probe = pd.read_parquet(tmp_path / "results" / "round_1" / "think" / "probe.parquet")
+    assert probe["temperature"].tolist() == [0.7, 1.3] and probe["samples"].tolist() == [6, 6]
+    assert probe["chosen"].sum() == 1
+    chosen = probe.loc[probe["chosen"], "temperature"].iloc[0]
+    assert f"temperature {chosen:g}, chosen by the round's probe" in \
+        (tmp_path / "results" / "logs" / "round_1" / "generate_think_0.log").read_text()
+    assert f"at temperature {chosen:g} (chosen by the round's probe from [0.7, 1.3])" in \
+        (tmp_path / "results" / "models" / "round_1" / "README.md").read_text()
 
 
 @pytest.mark.parametrize("method", ["full", "lora"])

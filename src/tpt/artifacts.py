@@ -98,6 +98,20 @@ VERDICTS = pa.schema([
     ("wall_s", pa.float64()),     # seconds spent judging the sample
 ])
 
+# think.auto_temperature: a round's probe of the think temperatures (tpt.probe), one row per temperature of the
+# grid: its samples on the probe problems, the share correct, the distinct correct solutions per problem (mean),
+# the balance score, and whether it is the one the round thinks at (exactly one row).
+PROBE = pa.schema([
+    ("round", pa.int32()),
+    ("temperature", pa.float64()),
+    ("problems", pa.int32()),
+    ("samples", pa.int32()),
+    ("correct", pa.float64()),
+    ("distinct_correct", pa.float64()),
+    ("score", pa.float64()),
+    ("chosen", pa.bool_()),
+])
+
 # The pruned SFT sets (train and validation) of a round. weight: the example's weight in the loss (1 unless
 # prune.weights sets one: tpt.prune.example_weights).
 SFT = pa.schema([

@@ -16,7 +16,8 @@ from tpt import paths
 
 def training_card(info, figures):
     """The model folder's README.md. info: what the finetune rule knows (base_model, round, start_model, task,
-    think, verify, prune, finetune settings, seed, examples); figures: train.finetune's training figures."""
+    think, verify, prune, finetune settings, seed, examples; temperature_from: think.auto_temperature's grid, when
+    the round's probe chose the temperature); figures: train.finetune's training figures."""
     ft, think, prune = info["finetune"], info["think"], info["prune"]
     recipe = (f"{ft['method']} fine-tuning" + (f" (LoRA r={ft['lora']['r']}, merged)" if ft["method"] == "lora" else "")
               + f", {ft['epochs']:g} epoch(s), learning rate {ft['learning_rate']:g} ({ft['lr_scheduler']}, "
@@ -38,7 +39,8 @@ def training_card(info, figures):
         f"- **Round**: {info['round']}, trained from {info['start_model']}",
         f"- **Data**: {info['examples']} examples ({info['val_examples']} held out for validation) kept from "
         f"{think['n']} samples per {info['task']} train problem at temperature {think['temperature']:g} "
-        f"(max {think['max_new_tokens']} new tokens), verified with the `{info['criterion']}` scoring, pruned "
+        + (f"(chosen by the round's probe from {info['temperature_from']}) " if info.get("temperature_from") else "")
+        + f"(max {think['max_new_tokens']} new tokens), verified with the `{info['criterion']}` scoring, pruned "
         f"with strategy `{prune['strategy']}` ("
         + (f"up to {prune['per_problem']} per problem)" if prune["per_problem"] else "every survivor)"),
         f"- **Recipe**: {recipe}",

@@ -58,6 +58,9 @@ def check(config):
     if temps is not None and config["think"]["n"] > 1 and 0 in temps:
         raise ConfigError(f"think.temperatures={temps} has a 0 with think.n={config['think']['n']}: greedy "
                           "decoding gives n identical samples")
+    if config["think"]["auto_temperature"]["grid"] and temps is not None:
+        raise ConfigError("think.auto_temperature.grid and think.temperatures both choose the think temperature of "
+                          "each round: set one of them to null")
     if config["finetune"]["max_length"] < config["think"]["max_new_tokens"]:
         raise ConfigError(f"finetune.max_length={config['finetune']['max_length']} is shorter than "
                           f"think.max_new_tokens={config['think']['max_new_tokens']}: long correct samples could "

@@ -47,8 +47,9 @@ def _ran_by(link):
 def cost_table(benchmarks, resources, generated, trained):
     """The COST table: one row per (round, stage), summed over the stage's jobs (shards).
 
-    benchmarks: read_benchmarks' rows; resources: the config's resources section; generated: {(round, phase):
-    SAMPLES frame} (their token counts are summed onto generate_<phase>); trained: {round: (SFT train frame,
+    benchmarks: read_benchmarks' rows; resources: the config's resources section; generated: {(round, stage name):
+    SAMPLES frame} (their token counts are summed onto that stage's row: generate_think, generate_eval, probe);
+    trained: {round: (SFT train frame,
     the think SAMPLES its examples come from: this round's and, with prune.accumulate, earlier rounds', epochs,
     tokenizer)}: examples trained, and tokens trained = epochs x (prompt +
     completion + EOS) tokens of each example: the prompt's as sampled, the completion's by `tokenizer`
@@ -64,8 +65,8 @@ def cost_table(benchmarks, resources, generated, trained):
                   ran_by=("ran_by", lambda v: ",".join(sorted(set(v) - {""})))).reset_index())
     for column in ("samples", "prompt_tokens", "completion_tokens", "train_examples", "train_tokens"):
         table[column] = 0
-    for (round_, phase), samples in generated.items():
-        row = _row(table, round_, f"generate_{phase}")
+    for (round_, stage), samples in generated.items():
+        row = _row(table, round_, stage)
         table.loc[row, ["samples", "prompt_tokens", "completion_tokens"]] = [
             len(samples), int(samples["prompt_tokens"].sum()), int(samples["completion_tokens"].sum())]
     for round_, (sft, think, epochs, tokenizer) in trained.items():

@@ -121,6 +121,10 @@ def estimate(config, tokenizer, pass_rate=None, completion_tokens=None):
                        + (" (strategy none: all)" if prune["strategy"] == "none" else " (--pass-rate)")
                        + (f", at most {prune['per_problem']} per problem" if prune["per_problem"] else ""))
 
+    auto = config["think"]["auto_temperature"]
+    if auto["grid"]:
+        assumptions.append(f"think samples include the temperature probe's (think.auto_temperature: up to "
+                           f"{auto['probe_problems']} problems x {len(auto['grid'])} temperatures)")
     rows = []
     for round_ in range(config["rounds"] + 1):
         row = {"round": round_}
@@ -129,8 +133,12 @@ def estimate(config, tokenizer, pass_rate=None, completion_tokens=None):
                                              config["think"]["fresh_problems"], config["seed"])
             n = config["think"]["n"]
             prompts = [prompt_tokens(q) for q in think["question"]]
-            row.update(think_samples=len(think) * n, think_prompt_tokens=n * sum(prompts),
-                       think_completion_tokens=round(len(think) * n * completion_length("think")))
+            # think.auto_temperature: the probe's samples (n per probe problem at each temperature of the grid),
+            # drawn by the same model from the same problems, count as think's
+            auto = config["think"]["auto_temperature"]
+            probed = prompts[:auto["probe_problems"]] * len(auto["grid"]) if auto["grid"] else []
+            row.update(think_samples=(len(think) + len(probed)) * n, think_prompt_tokens=n * sum(prompts + probed),
+                       think_completion_tokens=round((len(think) + len(probed)) * n * completion_length("think")))
             kept = n * pass_rate
             kept = min(kept, prune["per_problem"]) if prune["per_problem"] else kept
             examples = len(think) * kept

@@ -182,6 +182,11 @@ def _card(args, rows, val):
 
     info = {**json.loads(args.card), "start_model": args.model, "finetune": json.loads(args.finetune),
             "examples": len(rows) + len(val), "val_examples": len(val)}
+    if args.probe:  # think.auto_temperature: the temperature the round's probe chose
+        from tpt import artifacts, probe
+
+        table = artifacts.read(args.probe, artifacts.PROBE)
+        info["think"]["temperature"], info["temperature_from"] = probe.chosen(table), table["temperature"].tolist()
     return lambda figures: card.training_card(info, figures)
 
 
@@ -199,6 +204,7 @@ def main(argv):
     parser.add_argument("--mix-with", help="finetune.interpolate: the model the fine-tuned weights are averaged with")
     parser.add_argument("--curve", help="training curve (Parquet, TRAINING_CURVE) written by the main process")
     parser.add_argument("--card", help="what the model card says of the run, as JSON (see tpt.card)")
+    parser.add_argument("--probe", help="think.auto_temperature: the round's probe (PROBE), for the card")
     args = parser.parse_args(argv)
 
     if "LOCAL_RANK" in os.environ:

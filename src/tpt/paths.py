@@ -44,6 +44,17 @@ def metrics(results, round_, phase):
     return f"{results}/round_{round_}/{phase}/metrics.parquet"
 
 
+def probe(results, round_):
+    """think.auto_temperature: the round's probe of the think temperatures and the one chosen (PROBE)."""
+    return f"{results}/round_{round_}/think/probe.parquet"
+
+
+def probe_samples(results, round_):
+    """The samples of a round's probe (SAMPLES, phase "probe"): sample index k x think.n + i was drawn at the
+    grid's k-th temperature."""
+    return f"{results}/round_{round_}/think/probe_samples.parquet"
+
+
 def sft(results, round_, part="train"):
     """The round's pruned training set (SFT); part "val" is the held-out validation set."""
     return f"{results}/round_{round_}/prune/sft_{part}.parquet"

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
-from tpt import cost  # noqa: E402
+from tpt import cost, probe  # noqa: E402
 from tpt.artifacts import SCORINGS  # noqa: E402
 from tpt.code import validate  # noqa: E402
 
@@ -62,11 +62,15 @@ def markdown(table):
     return "\n".join(lines) + "\n"
 
 
-def summary_md(table, spread, costs, cost_path, checks):
+def summary_md(table, spread, costs, cost_path, checks, probes=()):
     """The run's summary.md: the summary table, the cost line and table, what the known solutions of a code task's
-    problems did (task.validate; only when some were checked) and the diversity table. table: summary(); spread:
-    diversity(); costs: the COST table, at cost_path; checks: {split: PROBLEM_CHECKS}."""
+    problems did (task.validate; only when some were checked), the think temperatures the probes chose
+    (think.auto_temperature) and the diversity table. table: summary(); spread: diversity(); costs: the COST table,
+    at cost_path; checks: {split: PROBLEM_CHECKS}; probes: each round's PROBE."""
     text = markdown(table) + "\n" + cost.line(costs, cost_path) + "\n\n" + cost.markdown(costs)
+    if probes:
+        text += ("\nThink temperature of each round, chosen by its probe (think.auto_temperature): the balance score "
+                 "of each temperature (tpt.probe)\n\n" + probe.markdown(probes))
     if any(c["checked"].any() for c in checks.values()):
         text += "\n" + validate.markdown(checks)
     return (text + "\nDiversity (tpt.diversity): coverage = share of problems with a correct sample; distinct = "

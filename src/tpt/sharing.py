@@ -56,7 +56,11 @@ def plan(cfg):
     def sample_and_verify(r, phase, model_path):
         data = _rel(paths.problems(HERE, {"think": "train", "eval": "test"}[phase]))
         samples, verdicts = _rel(paths.samples(HERE, r, phase)), _rel(paths.verdicts(HERE, r, phase))
-        add([samples], "generate", [model_path, data], phase=phase, round_=r)
+        probe = None
+        if phase == "think" and cfg["think"]["auto_temperature"]["grid"]:  # the probe chooses its temperature
+            probe = _rel(paths.probe(HERE, r))
+            add([probe, _rel(paths.probe_samples(HERE, r))], "probe", [model_path, data], round_=r)
+        add([samples], "generate", [model_path, data, probe], phase=phase, round_=r)
         add([verdicts], "verify", [samples, data], phase=phase, round_=r)
         return samples, verdicts
 

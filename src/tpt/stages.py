@@ -43,6 +43,8 @@ STAGES = (
     Stage("problems_test", "problems", False, None, False, lambda res, r: [paths.problems(res, "test")]),
     Stage("judge_selftest", "judge_selftest", False, None, False, lambda res, r: [paths.judge_selftest(res)]),
     Stage("base_model", "base_model", True, 0, False, lambda res, r: [paths.model_dir(res, 0)]),
+    Stage("probe", "probe", True, "trained", False,  # think.auto_temperature
+          lambda res, r: [paths.probe(res, r), paths.probe_samples(res, r)]),
     Stage("generate_think", "generate", True, "trained", True, lambda res, r: [paths.samples(res, r, "think")]),
     Stage("verify_think", "verify", False, "trained", False, lambda res, r: [paths.verdicts(res, r, "think")]),
     Stage("prune", "prune", False, "trained", False,
@@ -172,6 +174,11 @@ def _sampling(cfg):
     return keys + (["sampling.vllm"] if cfg["sampling"]["backend"] == "vllm" else [])
 
 
+def _auto(cfg):
+    """think.auto_temperature is on: each round's probe chooses its think temperature."""
+    return bool(cfg["think"]["auto_temperature"]["grid"])
+
+
 def _train(cfg, section="finetune"):
     """The finetune keys tpt.train.finetune reads (LoRA's only with finetune.method: lora)."""
     keys = ["epochs", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size", "grad_accum", "weight_decay",
@@ -197,9 +204,14 @@ def reads(cfg, stage, split=None, phase=None, round_=None):
         settings = [f"{phase}.{k}" for k in ("n", "top_p", "max_new_tokens", "shards")]
         settings += ["think.problems_per_round", "think.fresh_problems"] if phase == "think" else []
         # the round's temperature (think.temperatures' for this round, else think.temperature): settings() hands
-        # the resolved value as <phase>.temperature
-        settings += [f"{phase}.temperature"]
+        # the resolved value as <phase>.temperature; with think.auto_temperature, the round's probe (an input)
+        # says it instead
+        settings += [] if phase == "think" and _auto(cfg) else [f"{phase}.temperature"]
         return settings + _sampling(cfg) + _task(cfg, evaluation=phase == "eval") + ["seed", "resources.generate.gpu"]
+    if stage == "probe":  # the round's think problems, sampled at each temperature of the grid and verified
+        return (["think.n", "think.top_p", "think.max_new_tokens", "think.problems_per_round", "think.fresh_problems",
+                 "think.auto_temperature", "verify.criterion"] + _judge(cfg) + _sampling(cfg) + _task(cfg)
+                + ["seed", "resources.generate.gpu"])
     if stage == "verify":
         return ["verify.criterion"] + _judge(cfg) + _task(cfg, evaluation=phase == "eval")
     if stage == "prune":
@@ -219,8 +231,10 @@ def reads(cfg, stage, split=None, phase=None, round_=None):
                  "threads.finetune"]
         # what the model card (tpt.card) says of the data: the round's think settings, prune's and the scoring;
         # the run's seed (the card's, and finetune.seed's when that is null: RUN_SEED)
-        card = ["model.base", "task.name", "think.n", "think.temperature", "think.max_new_tokens", "prune.strategy",
-                "prune.per_problem", "prune.weights", "verify.criterion", "seed"]
+        # (with think.auto_temperature, the round's temperature comes from its probe, an input of the fine-tune)
+        card = ["model.base", "task.name", "think.n", "think.auto_temperature" if _auto(cfg) else "think.temperature",
+                "think.max_new_tokens", "prune.strategy", "prune.per_problem", "prune.weights", "verify.criterion",
+                "seed"]
         card += [f"prune.{cfg['prune']['weights']}"] if cfg["prune"]["weights"] != "none" else []
         return _train(cfg) + mix + procs + card
     raise ValueError(f"unknown stage {stage!r}")

@@ -113,6 +113,14 @@ def metrics_path(round_="{round}", phase="{phase}", results=R):
     return paths.metrics(results, round_, phase)
 
 
+def probe_path(round_="{round}", results=R):
+    return paths.probe(results, round_)
+
+
+def probe_samples_path(round_="{round}", results=R):
+    return paths.probe_samples(results, round_)
+
+
 def sft_path(round_="{round}", part="train", results=R):
     return paths.sft(results, round_, part)
 
@@ -193,6 +201,12 @@ def interpolate_with(wildcards):
 
 
 WISE = config["finetune"]["interpolate"]["ratio"] < 1  # weight interpolation after each fine-tune
+AUTO_TEMPERATURE = bool(config["think"]["auto_temperature"]["grid"])  # each round's probe chooses its temperature
+
+
+def think_probe(wildcards):
+    """think.auto_temperature: the round's probe, whose chosen temperature a think job samples at."""
+    return [probe_path(wildcards.round)] if AUTO_TEMPERATURE and wildcards.phase == "think" else []
 
 
 def model_card_info(round_):

@@ -15,6 +15,7 @@ rule finetune:
         val=sft_path(part="val"),
         model=lambda w: model_input(finetune_init(w)),
         mix=lambda w: model_input(interpolate_with(w)) if WISE else [],
+        probe=lambda w: [probe_path(w.round)] if AUTO_TEMPERATURE else [],  # the card's think temperature
     output:
         model=directory(model_dir()),
         curve=training_curve_path(),
@@ -41,6 +42,7 @@ rule finetune:
         " --scratch {params.scratch:q} --finetune {params.finetune:q} --threads {threads} --log {log:q}"
         " --curve {output.curve:q} --card {params.card:q}"
         + (" --mix-with {params.mix:q}" if WISE else "")
+        + (" --probe {input.probe:q}" if AUTO_TEMPERATURE else "")
         + " || "
         + launch.keep_finished(JOB_PYTHON)
         + " --out {output.model:q} --log {log:q}"

@@ -6,6 +6,7 @@ rule generate:
     input:
         problems=lambda w: problems_path(SPLIT[w.phase]),
         model=lambda w: model_input(generation_model(w)),
+        probe=think_probe,  # think.auto_temperature: the temperature this round's think samples at
     output:
         shard_path(),
     log:

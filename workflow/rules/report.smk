@@ -11,6 +11,9 @@ rule report:
         # the cost's token counts (the think samples give the tokens of each example trained), the model cards
         think=[samples_path(r, "think") for r in TRAINED],
         eval=[samples_path(r, "eval") for r in ROUNDS],
+        # think.auto_temperature: the probes' samples (their cost) and the temperatures they chose
+        probes=[probe_samples_path(r) for r in TRAINED] if AUTO_TEMPERATURE else [],
+        temperatures=[probe_path(r) for r in TRAINED] if AUTO_TEMPERATURE else [],
         sft=[sft_path(r) for r in TRAINED],
         models=[model_dir(r) for r in TRAINED],
         checks=[problem_checks_path(s) for s in (["train"] if config["rounds"] else []) + ["test"]],

@@ -1,4 +1,4 @@
-from tpt import artifacts, runlog, sampling, tasks
+from tpt import artifacts, probe, runlog, sampling, tasks
 
 
 # vLLM's CPU build starts its tensor-parallel workers (sampling.vllm.tensor_parallel_size > 1) with `spawn`,
@@ -18,7 +18,11 @@ def main(snakemake):
     log.info("round %d %s, shard %s of %d: %d problems x %d samples from %s (%s backend)", round_, w.phase, w.shard,
              settings["shards"], len(problems), settings["n"], p.model, p.sampling["backend"])
     sampler = sampling.load_sampler(p.model, p.sampling, threads=snakemake.threads)
-    temperature = settings["temperature"]  # the round's: tpt.stages hands think.temperatures' value for the round
+    if snakemake.input.probe:  # think.auto_temperature: the one the round's probe chose
+        temperature = probe.chosen(artifacts.read(snakemake.input.probe[0], artifacts.PROBE))
+        log.info("temperature %g, chosen by the round's probe (%s)", temperature, snakemake.input.probe[0])
+    else:  # the round's: tpt.stages hands think.temperatures' value for the round
+        temperature = settings["temperature"]
     samples = sampling.generate(sampler, requests, p.model, temperature, settings["top_p"], settings["max_new_tokens"])
     artifacts.write(samples, snakemake.output[0], artifacts.SAMPLES)
     log.info("%d samples, %.1f%% truncated, %.1f tokens on average -> %s", len(samples),

@@ -19,9 +19,11 @@ with artifacts.atomic(out.table) as tmp:
 rounds, p = snakemake.params.rounds, snakemake.params
 counts = ["sample_id", "prompt_tokens", "completion_tokens"]  # not the texts: a paper run's are gigabytes
 think = {r: artifacts.read(path, artifacts.SAMPLES, counts) for r, path in zip(rounds[1:], snakemake.input.think)}
-generated = {**{(r, "think"): s for r, s in think.items()},
-             **{(r, "eval"): artifacts.read(path, artifacts.SAMPLES, counts) for r, path in zip(rounds,
-                                                                                               snakemake.input.eval)}}
+generated = {**{(r, "generate_think"): s for r, s in think.items()},
+             **{(r, "generate_eval"): artifacts.read(path, artifacts.SAMPLES, counts)
+                for r, path in zip(rounds, snakemake.input.eval)},
+             **{(r, "probe"): artifacts.read(path, artifacts.SAMPLES, counts)  # think.auto_temperature
+                for r, path in zip(rounds[1:], snakemake.input.probes)}}
 # a round's examples come from its own think samples and, with prune.accumulate, from earlier rounds' too
 trained = {r: (artifacts.read(path, artifacts.SFT), pd.concat([think[q] for q in rounds[1:] if q <= r]), p.epochs,
                cost.load_tokenizer(model))
@@ -37,7 +39,8 @@ with artifacts.atomic(out.cost_plot) as tmp:
 checks = {split: artifacts.read(path, artifacts.PROBLEM_CHECKS)
           for split, path in zip(snakemake.params.splits, snakemake.input.checks)}
 with artifacts.atomic(out.markdown) as tmp, open(tmp, "w") as f:
-    f.write(report.summary_md(table, spread, costs, out.cost, checks))
+    probes = [artifacts.read(path, artifacts.PROBE) for path in snakemake.input.temperatures]
+    f.write(report.summary_md(table, spread, costs, out.cost, checks, probes))
 with artifacts.atomic(out.diversity) as tmp:
     spread.to_parquet(tmp, index=False)
 with artifacts.atomic(out.pass1) as tmp:
