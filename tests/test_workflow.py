@@ -18,9 +18,12 @@ CODECONTESTS = os.path.join(SHARED_DATA, "codecontests", "sample.jsonl")
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["hf", "vllm"])
 def test_one_round_end_to_end(tmp_path, backend):
-    # the vllm run weighs its examples by the log-probabilities vLLM records (prune.weights: unlikely)
+    # the vllm run weighs its examples by the log-probabilities vLLM records (prune.weights: unlikely), and its
+    # think temperature is chosen by a probe sampled with vLLM (think.auto_temperature)
     unlikely = backend == "vllm"
-    config = _merge(TINY, {"sampling": {"backend": backend}, "prune": {"weights": "unlikely" if unlikely else "none"}})
+    config = _merge(TINY, {"sampling": {"backend": backend}, "prune": {"weights": "unlikely" if unlikely else "none"},
+                           "think": {"auto_temperature": {"grid": [0.7, 1.3] if unlikely else None,
+                                                          "probe_problems": 2}}})
     run = snakemake(tmp_path, config)
     assert run.returncode == 0, run.stderr[-3000:]
     res = tmp_path / "results"
@@ -61,6 +64,14 @@ def test_one_round_end_to_end(tmp_path, backend):
     summary = pd.read_parquet(res / "report/summary.parquet")
     assert summary["round"].tolist() == [0, 1]
     assert "| 1 |" in (res / "report/summary.md").read_text()
+    cost = artifacts.read(str(res / "report/cost.parquet"), artifacts.COST)
+    if unlikely:  # the probe: 2 problems x 2 samples at each of 2 temperatures, in the cost table and the summary
+        probe = artifacts.read(str(res / "round_1/think/probe_samples.parquet"), artifacts.SAMPLES)
+        assert len(probe) == 8 and (probe["phase"] == "probe").all()
+        assert cost.loc[cost["stage"] == "probe", "samples"].tolist() == [8]
+        assert "chosen by its probe" in (res / "report/summary.md").read_text()
+    else:
+        assert "probe" not in set(cost["stage"]) and not (res / "round_1/think/probe.parquet").exists()
     for plot in ("pass1.png", "passk.png", "solve_rate.png"):
         assert (res / "report" / plot).read_bytes()[:4] == b"\x89PNG"
 
