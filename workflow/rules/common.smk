@@ -7,8 +7,11 @@ import sys
 from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
-from tpt import paths, stages, tasks
+from tpt import paths, scheduling, stages, tasks
 from tpt.config import check
+
+# Snakemake's scheduling loop, woken once per pending timer: keep one (tpt.scheduling says why)
+scheduling.coalesce_reevaluations()
 
 validate(config, "../schemas/config.schema.yaml")
 check(config)
