@@ -37,6 +37,7 @@ args = parser.parse_args()
 config = yaml.safe_load(open(os.path.join(REPO, "config.yaml")))
 validate(config, os.path.join(REPO, "workflow", "schemas", "config.schema.yaml"))
 cfg = config["finetune"]
+cfg["seed"] = config["seed"] if cfg["seed"] is None else cfg["seed"]  # null: the run's seed, as the rule hands it
 rows = artifacts.read(paths.sft(args.results, args.round), artifacts.SFT).to_dict("records")
 model_dir = paths.model_dir(args.results, args.round - 1)
 tokenizer = AutoTokenizer.from_pretrained(model_dir)

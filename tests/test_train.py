@@ -167,3 +167,44 @@ def test_interpolation_mixes_the_weights_with_the_other_model(tiny_model, tmp_pa
     mixed = AutoModelForCausalLM.from_pretrained(mixed_dir).state_dict()
     for name, w in mine.items():  # 0.25 x w + 0.75 x (w + 1) = w + 0.75, tied weights included
         torch.testing.assert_close(mixed[name], w + 0.75)
+
+
+class _Batches(TrainerCallback):
+    """Records each training step's padded width and whether the model's forward ran under bf16 autocast."""
+
+    def __init__(self):
+        self.widths, self.autocast = [], set()
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        def batch(module, inputs, kwargs_):
+            if module.training:
+                self.widths.append(kwargs_["input_ids"].shape[1])
+
+        def head(module, inputs):  # inside the model's forward, which accelerate wraps in its autocast
+            if module.training:
+                self.autocast.add(torch.is_autocast_enabled("cpu")
+                                  and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+        model.register_forward_pre_hook(batch, with_kwargs=True)
+        model.get_output_embeddings().register_forward_pre_hook(head)
+
+
+def test_length_grouped_batches_pad_less_and_cpu_bf16_autocasts(tiny_model, tmp_path):
+    """finetune.sampler: group_by_length puts examples of similar lengths in a batch (rows of two lengths: every
+    batch is as wide as its own rows, not the longest row); finetune.cpu_bf16 runs the forward under bf16 autocast
+    on a CPU that has bf16 instructions (fp32 on one that has not), and the model still learns."""
+    rows = [{**r, "completion": r["completion"] + (" Mia counts again, one by one." * 6 if i % 2 else "")}
+            for i, r in enumerate(ROWS)]
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    lengths = sorted({len(f["input_ids"]) for f in train.encode(tok, rows, 256)})
+    runs = {}
+    for sampler in ("random", "group_by_length"):
+        runs[sampler] = _Batches()
+        cfg = {**CFG, "max_length": 256, "sampler": sampler, "cpu_bf16": sampler == "group_by_length"}
+        figures = train.finetune(tiny_model, str(tmp_path / sampler), rows, rows[:2], cfg,
+                                 str(tmp_path / f"{sampler}-scratch"), callbacks=[runs[sampler]])
+        assert figures["eval_loss"] == figures["eval_loss"]  # trained to the end, a number
+    random_, grouped = runs["random"], runs["group_by_length"]
+    assert len(lengths) <= 4 and max(lengths) - min(lengths) > 30
+    assert sum(grouped.widths[:len(grouped.widths) // 2 * 2]) < sum(random_.widths[:len(grouped.widths) // 2 * 2])
+    assert random_.autocast == {False}
+    assert grouped.autocast == {bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())}

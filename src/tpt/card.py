@@ -25,6 +25,8 @@ def training_card(info, figures):
               f"max length {ft['max_length']}, "
               + (f"GEM loss (beta {ft['gem']['beta']:g}, {ft['gem']['h']})" if ft.get("loss") == "gem" else
                  "cross-entropy") + " on the completion only"
+              + (", batches grouped by length" if ft.get("sampler") == "group_by_length" else "")
+              + (", bf16 autocast on CPUs that have it" if ft.get("cpu_bf16") else "")
               + (f", examples weighted by dco (N {prune['dco']['n']}, floor {prune['dco']['floor']:g})"
                  if prune.get("weights") == "dco" else "")
               + (f", examples weighted by unlikeliness (beta {prune['unlikely']['beta']:g})"

@@ -183,7 +183,7 @@ def _train(cfg, section="finetune"):
     """The finetune keys tpt.train.finetune reads (LoRA's only with finetune.method: lora)."""
     keys = ["epochs", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size", "grad_accum", "weight_decay",
             "max_grad_norm", "bf16", "seed", "save_steps", "logging_steps", "gradient_checkpointing",
-            "attn_implementation", "report_to", "method", "max_length", "loss"]
+            "attn_implementation", "report_to", "method", "max_length", "loss", "cpu_bf16", "sampler"]
     return [f"{section}.{k}" for k in keys] + ([f"{section}.lora"] if cfg["finetune"]["method"] == "lora" else []) \
         + ([f"{section}.gem"] if cfg["finetune"]["loss"] == "gem" else [])
 

@@ -133,8 +133,9 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
         warmup_steps=cfg["warmup_ratio"],  # a float in [0, 1) is a ratio of all steps
         weight_decay=cfg["weight_decay"],
         max_grad_norm=cfg["max_grad_norm"],
-        bf16=cuda and torch.cuda.is_bf16_supported() and cfg["bf16"],
+        bf16=(cuda and torch.cuda.is_bf16_supported() and cfg["bf16"]) or (not cuda and _cpu_bf16(cfg)),
         use_cpu=not cuda,
+        train_sampling_strategy=cfg.get("sampler", "random"),
         seed=cfg["seed"],
         save_strategy="steps",
         save_steps=cfg["save_steps"],
@@ -202,6 +203,16 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
     save_model(model, tokenizer, out_dir, readme=card(figures) if card else None)
     shutil.rmtree(scratch_dir, ignore_errors=True)  # the round is done: its checkpoints are not needed
     return figures
+
+
+def _cpu_bf16(cfg):
+    """finetune.cpu_bf16, where this CPU has bf16 instructions (else fp32, said in the log)."""
+    if not cfg.get("cpu_bf16", False):
+        return False
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return True
+    log.warning("finetune.cpu_bf16: this CPU has no bf16 instructions: training in fp32")
+    return False
 
 
 def _shard_on_cpu_processes_too():
