@@ -311,6 +311,13 @@ def test_the_estimate_runs_on_the_custom_example(tmp_path, monkeypatch):
     assert table["think_samples"].tolist()[1:] == [rows["train"] * config["think"]["n"]] * config["rounds"]
     assert (table["eval_prompt_tokens"] > 0).all()
     assert any("no gold solutions" in a for a in assumptions)
+    # think.auto_temperature: the probe's samples (3 problems x think.n at each of 2 temperatures) count as think's
+    config["think"]["auto_temperature"] = {"grid": [0.6, 1.0], "probe_problems": 3, "n_star": 8}
+    probed, assumptions = estimate.estimate(config, estimate.load_tokenizer(config))
+    assert (probed["think_samples"] - table["think_samples"]).tolist()[1:] == [3 * 2 * config["think"]["n"]] * \
+        config["rounds"]
+    assert (probed["think_prompt_tokens"] > table["think_prompt_tokens"]).tolist()[1:] == [True] * config["rounds"]
+    assert any("temperature probe" in a for a in assumptions)
 
 
 def test_an_unknown_task_names_the_registered_ones():

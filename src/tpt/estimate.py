@@ -135,7 +135,6 @@ def estimate(config, tokenizer, pass_rate=None, completion_tokens=None):
             prompts = [prompt_tokens(q) for q in think["question"]]
             # think.auto_temperature: the probe's samples (n per probe problem at each temperature of the grid),
             # drawn by the same model from the same problems, count as think's
-            auto = config["think"]["auto_temperature"]
             probed = prompts[:auto["probe_problems"]] * len(auto["grid"]) if auto["grid"] else []
             row.update(think_samples=(len(think) + len(probed)) * n, think_prompt_tokens=n * sum(prompts + probed),
                        think_completion_tokens=round((len(think) + len(probed)) * n * completion_length("think")))
