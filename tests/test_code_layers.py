@@ -23,13 +23,13 @@ LEAVES = {"tpt.progress", "tpt.artifacts"}
 FLOORS = [
     # leaves: import nothing of tpt but the leaves beside them
     {"tpt", "tpt.artifacts", "tpt.errors", "tpt.progress", "tpt.runlog", "tpt.chat", "tpt.paths",
-     "tpt.card", "tpt.code", "tpt.code.sandbox_server", "tpt.code.compare"},
+     "tpt.card", "tpt.code", "tpt.code.sandbox_server", "tpt.code.compare", "tpt.scheduling"},
     # the judge library (tpt.code): the sandbox's host side, the judge, its verify and self-test
     {"tpt.code.sandbox", "tpt.code.judge", "tpt.code.verify", "tpt.code.validate", "tpt.code.selftest"},
     # one stage's logic each: scorers, tasks, sampling, training, diversity
     {"tpt.gsm8k_scorer", "tpt.scorers", "tpt.tasks", "tpt.tasks.arith", "tpt.tasks.gsm8k", "tpt.tasks.codecontests",
      "tpt.tasks.mbpp", "tpt.tasks.custom", "tpt.verify", "tpt.sampling", "tpt.sampling.hf", "tpt.sampling.vllm",
-     "tpt.train", "tpt.losses", "tpt.diversity"},
+     "tpt.train", "tpt.losses", "tpt.diversity", "tpt.probe"},
     # what reads several stages' artifacts or the whole config
     {"tpt.metrics", "tpt.prune", "tpt.cost", "tpt.config", "tpt.tiny", "tpt.stages"},
     # the outputs and the entry points: report, comparison, experiments, rehearsal, estimate, launcher, judge CLI
