@@ -57,7 +57,7 @@ def plan(cfg):
         data = _rel(paths.problems(HERE, {"think": "train", "eval": "test"}[phase]))
         samples, verdicts = _rel(paths.samples(HERE, r, phase)), _rel(paths.verdicts(HERE, r, phase))
         probe = None
-        if phase == "think" and cfg["think"]["auto_temperature"]["grid"]:  # the probe chooses its temperature
+        if phase == "think" and stages.auto_temperature(cfg):  # the probe chooses its temperature
             probe = _rel(paths.probe(HERE, r))
             add([probe, _rel(paths.probe_samples(HERE, r))], "probe", [model_path, data], round_=r)
         add([samples], "generate", [model_path, data, probe], phase=phase, round_=r)

@@ -174,7 +174,7 @@ def _sampling(cfg):
     return keys + (["sampling.vllm"] if cfg["sampling"]["backend"] == "vllm" else [])
 
 
-def _auto(cfg):
+def auto_temperature(cfg):
     """think.auto_temperature is on: each round's probe chooses its think temperature."""
     return bool(cfg["think"]["auto_temperature"]["grid"])
 
@@ -206,7 +206,7 @@ def reads(cfg, stage, split=None, phase=None, round_=None):
         # the round's temperature (think.temperatures' for this round, else think.temperature): settings() hands
         # the resolved value as <phase>.temperature; with think.auto_temperature, the round's probe (an input)
         # says it instead
-        settings += [] if phase == "think" and _auto(cfg) else [f"{phase}.temperature"]
+        settings += [] if phase == "think" and auto_temperature(cfg) else [f"{phase}.temperature"]
         return settings + _sampling(cfg) + _task(cfg, evaluation=phase == "eval") + ["seed", "resources.generate.gpu"]
     if stage == "probe":  # the round's think problems, sampled at each temperature of the grid and verified
         return (["think.n", "think.top_p", "think.max_new_tokens", "think.problems_per_round", "think.fresh_problems",
@@ -232,9 +232,9 @@ def reads(cfg, stage, split=None, phase=None, round_=None):
         # what the model card (tpt.card) says of the data: the round's think settings, prune's and the scoring;
         # the run's seed (the card's, and finetune.seed's when that is null: RUN_SEED)
         # (with think.auto_temperature, the round's temperature comes from its probe, an input of the fine-tune)
-        card = ["model.base", "task.name", "think.n", "think.auto_temperature" if _auto(cfg) else "think.temperature",
-                "think.max_new_tokens", "prune.strategy", "prune.per_problem", "prune.weights", "verify.criterion",
-                "seed"]
+        temperature = "think.auto_temperature" if auto_temperature(cfg) else "think.temperature"
+        card = ["model.base", "task.name", "think.n", temperature, "think.max_new_tokens", "prune.strategy",
+                "prune.per_problem", "prune.weights", "verify.criterion", "seed"]
         card += [f"prune.{cfg['prune']['weights']}"] if cfg["prune"]["weights"] != "none" else []
         return _train(cfg) + mix + procs + card
     raise ValueError(f"unknown stage {stage!r}")

@@ -204,7 +204,7 @@ def interpolate_with(wildcards):
 
 
 WISE = config["finetune"]["interpolate"]["ratio"] < 1  # weight interpolation after each fine-tune
-AUTO_TEMPERATURE = bool(config["think"]["auto_temperature"]["grid"])  # each round's probe chooses its temperature
+AUTO_TEMPERATURE = stages.auto_temperature(config)  # each round's probe chooses its temperature
 
 
 def think_probe(wildcards):
