@@ -134,8 +134,148 @@ def test_apply_cuts_the_run_and_keeps_the_rest_of_the_config_as_written():
 
 
 def test_a_model_without_family_files_is_a_clear_error():
-    with pytest.raises(rehearsal.RehearsalError, match=r"no family files for 'my-model' \(shipped: .*gemma-2-2b-it"):
+    with pytest.raises(rehearsal.RehearsalError, match=r"no family files for 'my-model' \(hub: HF_HUB_OFFLINE is "
+                                                       r"set\); shipped: .*gemma-2-2b-it"):
         rehearsal.family("org/my-model")
+
+
+# ---- Family files from the hub (tpt.rehearsal.from_hub), with the hub's requests mocked: no test goes online ----
+
+def hub_copy(tmp_path, model):
+    """A shipped family's files as its hub repository holds them: the special tokens in added_tokens_decoder (with
+    tokens the rehearsal leaves out), the chat template in chat_template.jinja, the context changed (to see which
+    files a family came from)."""
+    src = os.path.join(REPO, "src", "tpt", "families", model)
+    dst = tmp_path / "hub" / model
+    dst.mkdir(parents=True)
+    config = json.load(open(os.path.join(src, "config.json")))
+    config["max_position_embeddings"] = 2048
+    tok = json.load(open(os.path.join(src, "tokenizer_config.json")))
+    (dst / "chat_template.jinja").write_text(tok.pop("chat_template"))
+    decoder = {k: {"content": v, "special": True} for k, v in tok.pop("added_tokens").items()}
+    decoder["999990"] = {"content": "<|vision_pad|>", "special": True}  # neither in the template nor a role
+    decoder["999991"] = {"content": "<tool_call>", "special": False}
+    tok["added_tokens_decoder"] = decoder
+    tok["eos_token"] = {"content": tok["eos_token"], "special": True}  # written out as an AddedToken
+    for name, data in (("config", config), ("tokenizer_config", tok)):
+        (dst / f"{name}.json").write_text(json.dumps(data))
+    shutil.copy(os.path.join(src, "generation_config.json"), dst)
+    return dst
+
+
+SHA = "0123456789abcdef" * 2 + "01234567"  # the fake hub's revision
+
+
+def fake_hub(monkeypatch, tmp_path, folder, error=None):
+    """The hub as huggingface_hub sees it, holding `folder` (or raising `error` on a download); downloads land in a
+    real HF cache layout under tmp_path (where try_to_load_from_cache looks). Returns the calls made."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    class Info:
+        siblings = [type("Sibling", (), {"rfilename": f})() for f in os.listdir(folder)] if folder else []
+
+    def model_info(self, repo, timeout=None, **_):
+        calls.append(("model_info", repo, timeout))
+        info = Info()
+        info.sha = SHA
+        return info
+
+    def download(repo, filename, revision=None, **_):
+        calls.append(("download", filename, revision))
+        if error:
+            raise error
+        repo_cache = tmp_path / "cache" / ("models--" + repo.replace("/", "--"))
+        (repo_cache / "refs").mkdir(parents=True, exist_ok=True)
+        (repo_cache / "refs" / "main").write_text(revision)
+        (repo_cache / "snapshots" / revision).mkdir(parents=True, exist_ok=True)
+        return shutil.copy(folder / filename, repo_cache / "snapshots" / revision / filename)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    return calls
+
+
+def test_a_hub_model_is_made_from_the_hubs_files_then_from_the_cache_offline(tmp_path, monkeypatch):
+    from transformers import AutoConfig
+
+    folder = hub_copy(tmp_path, "Qwen2.5-1.5B-Instruct")
+    calls = fake_hub(monkeypatch, tmp_path, folder)
+    fam = rehearsal.family("Qwen/Qwen2.5-1.5B-Instruct")
+    assert fam["source"] == f"the hub's Qwen/Qwen2.5-1.5B-Instruct at revision {SHA}"
+    assert calls[0] == ("model_info", "Qwen/Qwen2.5-1.5B-Instruct", rehearsal.HUB_TIMEOUT)
+    assert sorted(c[1] for c in calls[1:]) == sorted(rehearsal.HUB_FILES)  # the four files, at that revision
+    assert {c[2] for c in calls[1:]} == {SHA}
+    shipped = rehearsal.family("org/Qwen2.5-1.5B-Instruct", os.path.join(REPO, "src", "tpt", "families"))
+    assert fam["config"]["max_position_embeddings"] == 2048  # the hub's, not the shipped 32768
+    # the real file's shape read as the shipped one: the template from its own file, the roles' text, the special
+    # tokens with a role or a place in the template (not the unused ones)
+    tok, want = fam["tokenizer_config"], shipped["tokenizer_config"]
+    assert tok["chat_template"] == want["chat_template"] and tok["eos_token"] == want["eos_token"]
+    assert tok["added_tokens"] == want["added_tokens"]
+    path = str(tmp_path / "mini")
+    tiny.build_miniature(fam, TEXTS * 3 + [PROMPT], path)
+    assert AutoConfig.from_pretrained(path).max_position_embeddings == 2048
+    assert any("round trip" in c for c in rehearsal.check_model(path, [PROMPT], TEXTS))
+    # offline, the same files from the HF cache, without a request
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    calls.clear()
+    again = rehearsal.family("Qwen/Qwen2.5-1.5B-Instruct")
+    assert calls == [] and again["source"].startswith("the HF cache's copy of Qwen/Qwen2.5-1.5B-Instruct")
+    assert {k: again[k] for k in rehearsal.FAMILY_FILES} == {k: fam[k] for k in rehearsal.FAMILY_FILES}
+
+
+def _http_error(cls, status):
+    """An error of huggingface_hub's as its HTTP client (httpx, or its fork) would raise it."""
+    import importlib
+
+    from huggingface_hub.errors import HTTPError
+
+    http = importlib.import_module(HTTPError.__module__)
+    return cls("refused", response=http.Response(status, request=http.Request("GET", "https://huggingface.co/x")))
+
+
+def test_a_gated_hub_model_falls_back_to_the_shipped_files_and_says_why(tmp_path, monkeypatch):
+    from huggingface_hub.errors import GatedRepoError
+
+    calls = fake_hub(monkeypatch, tmp_path, hub_copy(tmp_path, "gemma-2-2b-it"), _http_error(GatedRepoError, 401))
+    fam = rehearsal.family("google/gemma-2-2b-it")
+    assert fam["source"].startswith("the shipped family files gemma-2-2b-it (hub: google/gemma-2-2b-it is gated: "
+                                    "accept its licence")
+    assert fam["config"]["max_position_embeddings"] == 8192 and calls[1][0] == "download"
+    with pytest.raises(rehearsal.RehearsalError, match=r"no family files for 'gemma-2-2b-it-mine' \(hub: "
+                                                       r"google/gemma-2-2b-it-mine is gated"):
+        rehearsal.family("google/gemma-2-2b-it-mine")
+
+
+def test_an_unreachable_hub_costs_one_failed_request_then_the_shipped_files(tmp_path, monkeypatch):
+    """The real metadata request, to a port where nothing listens: no download is tried (hf_hub_download would
+    retry five times)."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: pytest.fail("a download was tried"))
+    fam = rehearsal.family("meta-llama/Llama-3.2-1B-Instruct")
+    assert fam["source"].startswith("the shipped family files Llama-3.2-1B-Instruct (hub: unreachable (")
+    assert fam["where"].endswith(os.path.join("families", "Llama-3.2-1B-Instruct"))
+
+
+def test_a_family_the_rehearsal_cannot_make_a_miniature_of_is_a_clear_error(tmp_path):
+    folder = tmp_path / "my-phi"
+    shutil.copytree(os.path.join(REPO, "src", "tpt", "families", "Qwen2.5-1.5B-Instruct"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "model_type": "phi3"}))
+    with pytest.raises(rehearsal.RehearsalError, match=r"stage config: model.base='.*my-phi' is a 'phi3' model "
+                                                       r"\(the local folder .*\): the rehearsal makes miniatures of "
+                                                       r"gemma, gemma2, llama, mistral, qwen2 models only"):
+        rehearsal.family(str(folder))
 
 
 def test_check_saved_finds_a_changed_template_and_check_stops_a_model_that_never_stops(tmp_path):
@@ -208,6 +348,9 @@ def test_the_smallest_rehearsal_of_a_preset_crosses_every_stage_and_prints_its_s
     assert summary in run.stdout  # printed as well as written
     assert "- sampling: hf, dtype bfloat16, max_model_len 4096" in summary
     assert "- fine-tune: full, 1 process, attention eager, max_length 2048" in summary
+    # the tests keep the hub out (tests/conftest.py): the shipped family files, and the summary says so
+    assert "- model: a miniature of google/gemma-2-2b-it, made from the shipped family files gemma-2-2b-it (hub: " \
+           "HF_HUB_OFFLINE is set)" in summary
     for stage in ("base model", "generate think", "verify think", "prune", "finetune", "generate eval", "report"):
         assert f"| {stage} | " in summary, stage
     for check in ("exactly one BOS", "a stop token of generation", "survive the tokenizer's round trip",

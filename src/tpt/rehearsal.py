@@ -23,6 +23,7 @@ and ends with a summary of the stages: jobs, time, and what was checked (summary
 import glob
 import json
 import os
+import re
 from importlib import resources
 
 import pandas as pd
@@ -35,6 +36,10 @@ WARMUP = {"learning_rate": 0.003, "warmup_ratio": 0.05, "batch_size": 8, "lr_sch
           "loss": "ce"}
 CODE_WARMUP_FACTOR = 2  # code tasks: warm-up epochs x this (their look-up programs are harder to learn by heart)
 FAMILY_FILES = ("config", "tokenizer_config", "generation_config")
+# what a rehearsal fetches of a hub model (tpt.rehearsal.from_hub): its family files, and a chat template kept apart
+HUB_FILES = tuple(f + ".json" for f in FAMILY_FILES) + ("chat_template.jinja",)
+HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # org/name, as the hub spells a model
+HUB_TIMEOUT = 10  # seconds, the metadata request
 
 
 class RehearsalError(RuntimeError):
@@ -54,19 +59,26 @@ def shipped_families():
 
 
 def family(base, families_dir=None):
-    """The family files of model.base: {config, tokenizer_config, generation_config} (dicts). A local model
-    folder gives its own files; a hub id the shipped files of its name (google/gemma-2-2b-it -> gemma-2-2b-it);
-    families_dir: look there instead of tpt/families (the tests' broken families)."""
+    """The family files of model.base: {config, tokenizer_config, generation_config} (dicts), with "where" (their
+    folder) and "source" (where they came from, in words). In this order: a local model folder gives its own
+    files; a hub id the hub's files (from_hub: online, or the HF cache's copy); else the shipped files of its name
+    (google/gemma-2-2b-it -> tpt/families/gemma-2-2b-it). families_dir: the shipped files from there, and no hub
+    (the tests' broken families)."""
+    name = os.path.basename(base.rstrip("/"))
     if os.path.isfile(os.path.join(base, "config.json")):
-        where = base
+        where, source = base, f"the local folder {base}"
     else:
-        name = os.path.basename(base.rstrip("/"))
-        root = families_dir or str(resources.files("tpt").joinpath("families"))
-        where = os.path.join(root, name)
-        if not os.path.isfile(os.path.join(where, "config.json")):
-            raise RehearsalError("config", f"model.base={base!r}: no family files for {name!r} (shipped: "
-                                 f"{', '.join(shipped_families())}); give model.base as a local folder with its "
-                                 "config.json, tokenizer_config.json and generation_config.json")
+        where, source = from_hub(base) if families_dir is None and HUB_ID.match(base) else (None, None)
+        if where is None:
+            why = source
+            root = families_dir or str(resources.files("tpt").joinpath("families"))
+            where = os.path.join(root, name)
+            source = f"the shipped family files {name}" + (f" (hub: {why})" if why else "")
+            if not os.path.isfile(os.path.join(where, "config.json")):
+                raise RehearsalError("config", f"model.base={base!r}: no family files for {name!r}"
+                                     + (f" (hub: {why})" if why else "") + f"; shipped: {', '.join(shipped_families())}"
+                                     "; give model.base as a local folder with its config.json, tokenizer_config.json"
+                                     " and generation_config.json (the weights are not needed)")
     out = {}
     for f in FAMILY_FILES:
         path = os.path.join(where, f + ".json")
@@ -74,14 +86,65 @@ def family(base, families_dir=None):
     tok = out["tokenizer_config"]
     if "chat_template" not in tok and os.path.exists(os.path.join(where, "chat_template.jinja")):
         tok["chat_template"] = open(os.path.join(where, "chat_template.jinja")).read()
+    for role in ("bos_token", "eos_token", "pad_token", "unk_token"):  # an AddedToken written out: its text
+        if isinstance(tok.get(role), dict):
+            tok[role] = tok[role].get("content")
+    # a tokenizer with a BOS and no add_bos_token: Llama-3's, whose tokenizer.json (not fetched) adds the BOS
+    tok.setdefault("add_bos_token", bool(tok.get("bos_token")))
     if "added_tokens" not in tok:  # a real tokenizer_config.json: its special tokens from added_tokens_decoder
+        named = {v for k, v in tok.items() if k.endswith("_token")}
+        ids = {str(i) for cfg in (out["config"], out["generation_config"]) for k, v in cfg.items()
+               if k.endswith("token_id") for i in (v if isinstance(v, list) else [v])}
         tok["added_tokens"] = {k: v["content"] for k, v in tok.get("added_tokens_decoder", {}).items()
-                               if v.get("special") and (v["content"] in tok.get("chat_template", "")
-                                                        or v["content"] in tok.values())}
+                               if k in ids or (v.get("special") and (v["content"] in tok.get("chat_template", "")
+                                                                     or v["content"] in named))}
     if not tok.get("chat_template"):
-        raise RehearsalError("config", f"model.base={base!r}: its tokenizer_config.json has no chat template")
-    out["where"] = where
+        raise RehearsalError("config", f"model.base={base!r}: its tokenizer_config.json ({source}) has no chat "
+                             "template")
+    from tpt.tiny import TOKENIZER_KIND
+
+    kind = out["config"].get("model_type")
+    if kind not in TOKENIZER_KIND:
+        raise RehearsalError("config", f"model.base={base!r} is a {kind!r} model ({source}): the rehearsal makes "
+                             f"miniatures of {', '.join(sorted(TOKENIZER_KIND))} models only")
+    out["where"], out["source"] = where, source
     return out
+
+
+def hub_offline():
+    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set, read as huggingface_hub reads it."""
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return value.strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
+def from_hub(repo):
+    """The folder of the hub model `repo`'s family files (HUB_FILES) and where they came from, in words; or None
+    and why the hub gave none.
+    Online: one metadata request (it fails at once where the hub is unreachable, where hf_hub_download would retry
+    five times), then the files at that revision into the HF cache (a later call finds them there without a
+    download). Offline (HF_HUB_OFFLINE) or unreachable: the copy in the HF cache, if an earlier run left one."""
+    from huggingface_hub import HfApi, hf_hub_download, try_to_load_from_cache
+    from huggingface_hub.errors import GatedRepoError, HTTPError, RepositoryNotFoundError
+
+    why = "HF_HUB_OFFLINE is set" if hub_offline() else None
+    if why is None:
+        try:
+            info = HfApi().model_info(repo, timeout=HUB_TIMEOUT)
+            there = [f for f in HUB_FILES if f in {s.rfilename for s in info.siblings or []}]
+            if "config.json" not in there:
+                return None, f"{repo} has no config.json on the hub"
+            paths = [hf_hub_download(repo, f, revision=info.sha) for f in there]
+            return os.path.dirname(paths[0]), f"the hub's {repo} at revision {info.sha}"
+        except GatedRepoError:
+            why = f"{repo} is gated: accept its licence on its hub page and log in (hf auth login)"
+        except RepositoryNotFoundError:
+            why = f"{repo} is not on the hub, or is private (log in: hf auth login)"
+        except (OSError, HTTPError) as e:
+            why = f"unreachable ({type(e).__name__}: {e})"
+    cached = try_to_load_from_cache(repo, "config.json")
+    if isinstance(cached, str):  # a path (else None, or a marker that the file is known not to exist)
+        return os.path.dirname(cached), f"the HF cache's copy of {repo}, {os.path.dirname(cached)} (hub: {why})"
+    return None, why
 
 
 def context_of(fam):

@@ -18,10 +18,11 @@ check(config)
 
 # a dress rehearsal (tpt.rehearsal): the config becomes its miniature run, config["rehearsal"] its sizes
 REHEARSAL = config["rehearsal"] not in (False, "false")  # --config rehearsal=true gives the string "true"
+FAMILY = None  # a rehearsal's family files (tpt.rehearsal.family): what its miniature is made of, and from where
 if REHEARSAL:
     from tpt import rehearsal
 
-    rehearsal.apply(config)
+    FAMILY = rehearsal.apply(config)
 
 R = config["results"]
 BUILTIN = config["model"]["base"] == "builtin"

@@ -24,6 +24,8 @@ rule base_model:
         scratch=scratch_dir("base_model"),
         rehearsal=config["rehearsal"],  # a rehearsal's sizes, or False
         base=config["model"]["base"],
+        # a rehearsal's family files: its miniature is made of them, and remade when they change (hub, shipped...)
+        **({"family": {k: FAMILY[k] for k in ("config", "tokenizer_config", "generation_config")}} if REHEARSAL else {}),
     script:
         "../scripts/base_model.py"
 
@@ -50,6 +52,7 @@ rule rehearsal_summary:
     params:
         task=config["task"],
         name=config["model"]["base"],
+        family_source=FAMILY and FAMILY["source"],  # where the miniature's family files came from, in words
         benchmarks=BENCHMARKS,
         rounds=config["rounds"],
         init=os.path.join(scratch_dir("base_model"), "init"),  # the miniature from the family files, untrained

@@ -21,7 +21,7 @@ if p.rehearsal:
                     "solutions to warm the miniature up on")
     answers = [] if code else [a for a in problems["answer"] if isinstance(a, str)]  # code: tests, not text
     texts = list(problems["question"]) + solutions + prompts
-    tokenizer, model = tiny.build_miniature(rehearsal.family(p.base), texts, init)
+    tokenizer, model = tiny.build_miniature(p.family, texts, init)  # the family files tpt.rehearsal.apply found
     log.info("miniature of %s: %s, %d parameters, vocabulary %d", p.base, type(model).__name__,
              model.num_parameters(), len(tokenizer))
     try:

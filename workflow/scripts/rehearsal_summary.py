@@ -28,7 +28,8 @@ try:
     checks.append(f"prune: {', '.join(map(str, sft))} training example(s) survive in round(s) 1-{p.rounds}")
 except rehearsal.RehearsalError as e:
     runlog.fail(log, str(e))
-text = rehearsal.summary(p.name, checks, rehearsal.timings(p.benchmarks), rehearsal.ran(snakemake.config))
+what_ran = [f"model: a miniature of {p.name}, made from {p.family_source}"] + rehearsal.ran(snakemake.config)
+text = rehearsal.summary(p.name, checks, rehearsal.timings(p.benchmarks), what_ran)
 with artifacts.atomic(snakemake.output[0]) as tmp:
     open(tmp, "w").write(text)
 print(text, flush=True)
