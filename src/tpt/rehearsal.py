@@ -2,12 +2,12 @@
 a miniature of its own model (tpt.tiny.build_miniature) and a few dozen problems, before a user spends GPU-hours.
 
 What changes in a rehearsal (apply): the results folder (<results>/rehearsal), the model (a miniature of the
-config's model family: the family files of model.base, see family()), the data (the problems of each split
-with the shortest solutions: SIZES), the samples (at most SIZES["n"] per problem and SIZES["max_new_tokens"]
-tokens), the rounds (at most SIZES["rounds"]), the shards (at most 2), and the hardware: no GPU, and a
-multi-GPU fine-tune runs on 2 CPU processes with its strategy (auto: FSDP, what it picks on GPUs), vLLM tensor
-parallelism on at most 2 CPU workers. Everything else is the config as written: backend, chat template, prompt, scorer, pruning, LoRA or
-full, dtypes, max_model_len, max_length.
+config's model family: the family files of model.base from a local folder, the hub or the shipped copies, see
+family()), the data (the problems of each split with the shortest solutions: SIZES), the samples (at most
+SIZES["n"] per problem and SIZES["max_new_tokens"] tokens), the rounds (at most SIZES["rounds"]), the shards (at
+most 2), and the hardware: no GPU, and a multi-GPU fine-tune runs on 2 CPU processes with its strategy (auto:
+FSDP, what it picks on GPUs), vLLM tensor parallelism on at most 2 CPU workers. Everything else is the config as
+written: backend, chat template, prompt, scorer, pruning, LoRA or full, dtypes, max_model_len, max_length.
 
 What it checks, each failure naming its stage and the reason (RehearsalError):
   config      max_model_len, max_length and max_new_tokens fit the model's context (check_config)

@@ -17,6 +17,9 @@ rule base_model:
     resources:
         **job_resources("base_model"),
     params:
+        # a rehearsal's family files: its miniature is made of them, and remade when they change (hub, shipped...);
+        # no such param outside a rehearsal, so that the built-in model's job keeps the params it ran with
+        **({"family": {k: FAMILY[k] for k in rehearsal.FAMILY_FILES}} if REHEARSAL else {}),
         # what the stage reads (tpt.stages); a rehearsal's miniature reads the whole task and finetune sections
         task=config["task"] if REHEARSAL else stages.param(config, "base_model", "task"),
         builtin=stages.param(config, "base_model", "model.builtin"),
@@ -24,8 +27,6 @@ rule base_model:
         scratch=scratch_dir("base_model"),
         rehearsal=config["rehearsal"],  # a rehearsal's sizes, or False
         base=config["model"]["base"],
-        # a rehearsal's family files: its miniature is made of them, and remade when they change (hub, shipped...)
-        **({"family": {k: FAMILY[k] for k in ("config", "tokenizer_config", "generation_config")}} if REHEARSAL else {}),
     script:
         "../scripts/base_model.py"
 
