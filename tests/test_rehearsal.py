@@ -297,6 +297,26 @@ def test_check_saved_finds_a_changed_template_and_check_stops_a_model_that_never
     assert "1 of 2" in rehearsal.check_stops(pd.DataFrame({"finish_reason": ["length", "stop"]}), "eval")
 
 
+def test_a_fine_tune_of_a_family_without_a_pad_token_saves_the_base_models_tokenizer_and_configs(tmp_path):
+    """Llama-3 has no pad token: the fine-tune pads with EOS (masked) and saves the tokenizer, config and
+    generation config as they were (no pad token added), which check_saved holds it to."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from tpt import train
+
+    path, _ = miniature(tmp_path, "Llama-3.2-1B-Instruct")
+    assert AutoTokenizer.from_pretrained(path).pad_token is None
+    rows = [{"sample_id": str(i), "prompt": PROMPT, "completion": t} for i, t in enumerate(TEXTS)]
+    cfg = {**_config()["finetune"], **rehearsal.WARMUP, "epochs": 1, "method": "full", "grad_accum": 1,
+           "batch_size": 3}  # one batch of three completions of different lengths: padding in it
+    tuned = str(tmp_path / "tuned")
+    figures = train.finetune(path, tuned, rows, [], cfg, str(tmp_path / "checkpoints"), threads=1)
+    assert figures["steps"] == 1
+    assert AutoTokenizer.from_pretrained(tuned).pad_token is None
+    assert AutoConfig.from_pretrained(tuned).pad_token_id == AutoConfig.from_pretrained(path).pad_token_id
+    assert "equal the base model's" in rehearsal.check_saved(path, tuned, "finetune (round 1)")
+
+
 def test_the_hf_sampler_stops_on_every_token_of_the_generation_config(tmp_path):
     from transformers import AutoTokenizer, GenerationConfig
 

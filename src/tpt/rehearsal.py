@@ -314,12 +314,9 @@ def _saved(model_dir):
         gen = GenerationConfig.from_pretrained(model_dir).to_dict()
     except OSError:
         gen = {}
-    # not compared: transformers' version, and the pad token, which tpt.train sets to EOS where the tokenizer has
-    # none (Llama-3) and the Trainer copies into the generation config (harmless: padding is masked)
-    for key in ("transformers_version", "pad_token_id"):
-        gen.pop(key, None)
+    gen.pop("transformers_version", None)  # not compared
     return {"vocabulary": tok.get_vocab(), "chat template": tok.chat_template,
-            "special tokens": {k: getattr(tok, k) for k in ("bos_token", "eos_token", "unk_token")},
+            "special tokens": {k: getattr(tok, k) for k in ("bos_token", "eos_token", "pad_token", "unk_token")},
             "generation config": gen}
 
 

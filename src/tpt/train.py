@@ -157,8 +157,9 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
         _shard_on_cpu_processes_too()
     saved_dtype = getattr(AutoConfig.from_pretrained(init_model), "dtype", None)  # e.g. bf16 for Gemma-2
     tokenizer = AutoTokenizer.from_pretrained(init_model)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    # padding is masked out of attention and loss, so a tokenizer without a pad token (Llama-3's) pads with its EOS;
+    # the tokenizer is left as it is, so that the saved model keeps the base model's special tokens and configs
+    pad_id = tokenizer.eos_token_id if tokenizer.pad_token_id is None else tokenizer.pad_token_id
     model = AutoModelForCausalLM.from_pretrained(  # fp32 master weights
         init_model, dtype=torch.float32, attn_implementation=cfg.get("attn_implementation"))
     if cfg["method"] == "lora":
@@ -172,7 +173,7 @@ def finetune(init_model, out_dir, train_rows, val_rows, cfg, scratch_dir, thread
     kind, extra = (WeightedTrainer, {"loss": cfg.get("loss", "ce"), "gem": cfg.get("gem")}) if weighted \
         else (Trainer, {})
     trainer = kind(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
-                   data_collator=_collate(tokenizer.pad_token_id, weights=weighted), processing_class=tokenizer,
+                   data_collator=_collate(pad_id, weights=weighted), processing_class=tokenizer,
                    callbacks=[LogToFile()] + (callbacks or []), **extra)
     trainer.remove_callback(PrinterCallback)  # our callback logs the same lines to the rule's log too
     resume = newest_checkpoint(scratch_dir)
