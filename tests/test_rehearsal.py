@@ -13,6 +13,7 @@ from tpt import rehearsal, tiny
 
 SHARED_DATA = os.path.join(REPO, "..", "shared", "data")  # beside the clone, as tests/conftest.py finds it
 GSM8K = os.path.join(SHARED_DATA, "gsm8k")
+FAMILIES = os.path.join(REPO, "src", "tpt", "families")  # the shipped family files
 TEXTS = ["Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May.",
          "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips.\n#### 72",
          "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes. ñ € 1,234"]
@@ -21,7 +22,7 @@ PROMPT = "Problem: How many clips did Natalia sell?\n\nGive the final numerical 
 
 def broken_family(tmp_path, model, **changes):
     """A copy of a shipped family's files with changes: {file: {key: value}} ("tokenizer_config" ...)."""
-    src = os.path.join(REPO, "src", "tpt", "families", model)
+    src = os.path.join(FAMILIES, model)
     dst = tmp_path / "families" / model
     shutil.copytree(src, dst)
     for name, keys in changes.items():
@@ -145,7 +146,7 @@ def hub_copy(tmp_path, model):
     """A shipped family's files as its hub repository holds them: the special tokens in added_tokens_decoder (with
     tokens the rehearsal leaves out), the chat template in chat_template.jinja, the context changed (to see which
     files a family came from)."""
-    src = os.path.join(REPO, "src", "tpt", "families", model)
+    src = os.path.join(FAMILIES, model)
     dst = tmp_path / "hub" / model
     dst.mkdir(parents=True)
     config = json.load(open(os.path.join(src, "config.json")))
@@ -169,21 +170,18 @@ SHA = "0123456789abcdef" * 2 + "01234567"  # the fake hub's revision
 def fake_hub(monkeypatch, tmp_path, folder, error=None):
     """The hub as huggingface_hub sees it, holding `folder` (or raising `error` on a download); downloads land in a
     real HF cache layout under tmp_path (where try_to_load_from_cache looks). Returns the calls made."""
+    from types import SimpleNamespace
+
     import huggingface_hub
     from huggingface_hub import constants
 
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # as huggingface_hub read the environment
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
     calls = []
 
-    class Info:
-        siblings = [type("Sibling", (), {"rfilename": f})() for f in os.listdir(folder)] if folder else []
-
     def model_info(self, repo, timeout=None, **_):
         calls.append(("model_info", repo, timeout))
-        info = Info()
-        info.sha = SHA
-        return info
+        return SimpleNamespace(sha=SHA, siblings=[SimpleNamespace(rfilename=f) for f in os.listdir(folder)])
 
     def download(repo, filename, revision=None, **_):
         calls.append(("download", filename, revision))
@@ -201,6 +199,7 @@ def fake_hub(monkeypatch, tmp_path, folder, error=None):
 
 
 def test_a_hub_model_is_made_from_the_hubs_files_then_from_the_cache_offline(tmp_path, monkeypatch):
+    import huggingface_hub
     from transformers import AutoConfig
 
     folder = hub_copy(tmp_path, "Qwen2.5-1.5B-Instruct")
@@ -210,7 +209,7 @@ def test_a_hub_model_is_made_from_the_hubs_files_then_from_the_cache_offline(tmp
     assert calls[0] == ("model_info", "Qwen/Qwen2.5-1.5B-Instruct", rehearsal.HUB_TIMEOUT)
     assert sorted(c[1] for c in calls[1:]) == sorted(rehearsal.HUB_FILES)  # the four files, at that revision
     assert {c[2] for c in calls[1:]} == {SHA}
-    shipped = rehearsal.family("org/Qwen2.5-1.5B-Instruct", os.path.join(REPO, "src", "tpt", "families"))
+    shipped = rehearsal.family("org/Qwen2.5-1.5B-Instruct", FAMILIES)
     assert fam["config"]["max_position_embeddings"] == 2048  # the hub's, not the shipped 32768
     # the real file's shape read as the shipped one: the template from its own file, the roles' text, the special
     # tokens with a role or a place in the template (not the unused ones)
@@ -222,7 +221,7 @@ def test_a_hub_model_is_made_from_the_hubs_files_then_from_the_cache_offline(tmp
     assert AutoConfig.from_pretrained(path).max_position_embeddings == 2048
     assert any("round trip" in c for c in rehearsal.check_model(path, [PROMPT], TEXTS))
     # offline, the same files from the HF cache, without a request
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     calls.clear()
     again = rehearsal.family("Qwen/Qwen2.5-1.5B-Instruct")
     assert calls == [] and again["source"].startswith("the HF cache's copy of Qwen/Qwen2.5-1.5B-Instruct")
@@ -258,7 +257,7 @@ def test_an_unreachable_hub_costs_one_failed_request_then_the_shipped_files(tmp_
     import huggingface_hub
     from huggingface_hub import constants
 
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: pytest.fail("a download was tried"))
@@ -269,7 +268,7 @@ def test_an_unreachable_hub_costs_one_failed_request_then_the_shipped_files(tmp_
 
 def test_a_family_the_rehearsal_cannot_make_a_miniature_of_is_a_clear_error(tmp_path):
     folder = tmp_path / "my-phi"
-    shutil.copytree(os.path.join(REPO, "src", "tpt", "families", "Qwen2.5-1.5B-Instruct"), folder)
+    shutil.copytree(os.path.join(FAMILIES, "Qwen2.5-1.5B-Instruct"), folder)
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "model_type": "phi3"}))
     with pytest.raises(rehearsal.RehearsalError, match=r"stage config: model.base='.*my-phi' is a 'phi3' model "

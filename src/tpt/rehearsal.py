@@ -111,22 +111,16 @@ def family(base, families_dir=None):
     return out
 
 
-def hub_offline():
-    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set, read as huggingface_hub reads it."""
-    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
-    return value.strip().upper() in ("1", "ON", "YES", "TRUE")
-
-
 def from_hub(repo):
     """The folder of the hub model `repo`'s family files (HUB_FILES) and where they came from, in words; or None
     and why the hub gave none.
     Online: one metadata request (it fails at once where the hub is unreachable, where hf_hub_download would retry
     five times), then the files at that revision into the HF cache (a later call finds them there without a
     download). Offline (HF_HUB_OFFLINE) or unreachable: the copy in the HF cache, if an earlier run left one."""
-    from huggingface_hub import HfApi, hf_hub_download, try_to_load_from_cache
+    from huggingface_hub import HfApi, constants, hf_hub_download, try_to_load_from_cache
     from huggingface_hub.errors import GatedRepoError, HTTPError, RepositoryNotFoundError
 
-    why = "HF_HUB_OFFLINE is set" if hub_offline() else None
+    why = "HF_HUB_OFFLINE is set" if constants.is_offline_mode() else None
     if why is None:
         try:
             info = HfApi().model_info(repo, timeout=HUB_TIMEOUT)
