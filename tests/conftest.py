@@ -4,7 +4,7 @@ import subprocess
 import pytest
 
 # No test reaches the Hugging Face hub, on a machine with internet as on one without: a rehearsal of a hub id takes
-# the shipped family files (tpt.rehearsal.from_hub); the tests of the hub path mock it and unset this
+# the shipped family files (tpt.rehearsal.from_hub); the tests of the hub path mock the hub and turn this off
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
